@@ -1,0 +1,18 @@
+//! The vocabulary every GPU source shares: the normalized [`Offer`] schema, the canonical
+//! GPU catalogue ([`gpus`]), the [`Provider`] trait and its error taxonomy.
+//!
+//! Invariants: knows nothing of users, tenants or money ledgers; vendor wire types never
+//! leave an adapter; prices are exact integers (micro-USD), never floating point.
+
+pub mod gpus;
+pub mod money;
+pub mod offer;
+pub mod provider;
+pub mod regions;
+
+pub use money::{MicroUsd, ParseMoneyError};
+pub use offer::{Offer, OfferId, OfferSource, Pricing, ProviderId};
+pub use provider::{
+    Capabilities, Connection, Instance, InstanceId, InstanceState, Provider, ProviderError,
+    ProvisionRequest,
+};
