@@ -1,0 +1,69 @@
+//! The broker's error type: variants a caller (the HTTP edge, the CLI) can act on.
+
+use thiserror::Error;
+
+/// Which rule a conflicting request broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictKind {
+    ConcurrencyLimit,
+    NoCapacity,
+    InvalidState,
+    IdempotencyMismatch,
+    EmailTaken,
+    ConfirmationRequired,
+}
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("invalid `{field}`: {message}")]
+    Invalid {
+        field: String,
+        message: String,
+        allowed: Option<Vec<String>>,
+    },
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    #[error("{message}")]
+    Conflict { kind: ConflictKind, message: String },
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("forbidden")]
+    Forbidden,
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("provider: {0}")]
+    Provider(#[from] providers::ProviderError),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            message: message.into(),
+            allowed: None,
+        }
+    }
+
+    pub fn invalid_choice(field: impl Into<String>, got: &str, allowed: Vec<String>) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            message: format!("`{got}` is not one of the allowed values"),
+            allowed: Some(allowed),
+        }
+    }
+
+    pub fn conflict(kind: ConflictKind, message: impl Into<String>) -> Self {
+        Error::Conflict {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,531 @@
+//! The parameter store: every operational setting with a type, a default, bounds or allowed
+//! values, scope resolution global → tenant (POD) → user, `effective_at`, and an audit row
+//! for every change. Reads go to the database, so a change applies to running code at once
+//! (hot reload, across instances too).
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::AnyConnection;
+use tracing::instrument;
+
+use crate::audit::{self, AuditEntry};
+use crate::{ConflictKind, Db, Error, Result};
+
+/// The value type and validity of a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Kind {
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Bool,
+    Choice {
+        allowed: &'static [&'static str],
+    },
+    /// A ranking weight profile: `criterion:weight,...` (see `offers::Weights`).
+    Weights,
+}
+
+/// Which scopes a parameter may be set at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeKind {
+    Global,
+    Tenant,
+    User,
+}
+
+impl ScopeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScopeKind::Global => "global",
+            ScopeKind::Tenant => "tenant",
+            ScopeKind::User => "user",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [ScopeKind::Global, ScopeKind::Tenant, ScopeKind::User]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// One parameter's definition.
+#[derive(Debug, Clone, Serialize)]
+pub struct Def {
+    pub key: &'static str,
+    pub kind: Kind,
+    /// JSON text of the default value.
+    pub default: &'static str,
+    pub scopes: &'static [ScopeKind],
+    pub description: &'static str,
+}
+
+const ALL_SCOPES: &[ScopeKind] = &[ScopeKind::Global, ScopeKind::Tenant, ScopeKind::User];
+const SYSTEM_SCOPES: &[ScopeKind] = &[ScopeKind::Global, ScopeKind::Tenant];
+const TENANT_ONLY: &[ScopeKind] = &[ScopeKind::Tenant];
+
+pub const MODE: &str = "tenant.mode";
+pub const MAX_CONCURRENT: &str = "allocation.max_concurrent_per_user";
+pub const REQUIRE_ACTIVATION: &str = "allocation.require_activation";
+pub const ACTIVATION_TTL: &str = "allocation.activation_ttl_seconds";
+pub const CACHE_TTL: &str = "offers.cache_ttl_seconds";
+pub const REFRESH_INTERVAL: &str = "offers.refresh_interval_seconds";
+pub const JOB_LEASE: &str = "jobs.lease_seconds";
+pub const JOB_MAX_ATTEMPTS: &str = "jobs.max_attempts";
+pub const JOB_BACKOFF_MS: &str = "jobs.backoff_base_ms";
+pub const JOB_POLL_MS: &str = "jobs.status_poll_ms";
+pub const MARKUP: &str = "pricing.markup_percent";
+pub const WEIGHTS_PREFIX: &str = "ranking.weights.";
+
+static DEFS: &[Def] = &[
+    Def { key: MODE, kind: Kind::Choice { allowed: &["sandbox", "live"] }, default: "\"sandbox\"", scopes: TENANT_ONLY,
+        description: "The POD's mode: sandbox (simulated worlds, no real money or machines) or live. Switching needs `confirm` equal to the new mode." },
+    Def { key: MAX_CONCURRENT, kind: Kind::Int { min: 0, max: 1000 }, default: "2", scopes: ALL_SCOPES,
+        description: "Most live (not released or failed) deployments a user may hold at once." },
+    Def { key: REQUIRE_ACTIVATION, kind: Kind::Bool, default: "true", scopes: ALL_SCOPES,
+        description: "Whether a ready deployment waits for the emailed activation link before it becomes active." },
+    Def { key: ACTIVATION_TTL, kind: Kind::Int { min: 60, max: 2_592_000 }, default: "86400", scopes: SYSTEM_SCOPES,
+        description: "How long an activation link stays valid, seconds." },
+    Def { key: "allocation.refund_window_days", kind: Kind::Int { min: 0, max: 365 }, default: "14", scopes: SYSTEM_SCOPES,
+        description: "Days within which unused prepaid credit can be refunded." },
+    Def { key: "rate_limit.api_requests_per_minute", kind: Kind::Int { min: 1, max: 1_000_000 }, default: "600", scopes: ALL_SCOPES,
+        description: "API requests a user may make per minute." },
+    Def { key: "billing.window_seconds", kind: Kind::Int { min: 60, max: 604_800 }, default: "3600", scopes: SYSTEM_SCOPES,
+        description: "The billing window a deployment hold reserves, seconds." },
+    Def { key: "billing.low_balance_threshold_minor", kind: Kind::Int { min: 0, max: 1_000_000_000 }, default: "500", scopes: ALL_SCOPES,
+        description: "Balance (cents) at or below which the user is warned." },
+    Def { key: "billing.minimum_deposit_minor", kind: Kind::Int { min: 50, max: 100_000_000 }, default: "500", scopes: SYSTEM_SCOPES,
+        description: "Smallest top-up, cents." },
+    Def { key: "billing.maximum_deposit_minor", kind: Kind::Int { min: 50, max: 100_000_000 }, default: "500000", scopes: SYSTEM_SCOPES,
+        description: "Largest top-up, cents." },
+    Def { key: "notification.low_balance_enabled", kind: Kind::Bool, default: "true", scopes: ALL_SCOPES,
+        description: "Send the low-balance email." },
+    Def { key: "notification.balance_depleted_enabled", kind: Kind::Bool, default: "true", scopes: ALL_SCOPES,
+        description: "Send the balance-depleted email." },
+    Def { key: CACHE_TTL, kind: Kind::Int { min: 1, max: 86_400 }, default: "60", scopes: SYSTEM_SCOPES,
+        description: "How long a provider's offer listing is cached, seconds." },
+    Def { key: REFRESH_INTERVAL, kind: Kind::Int { min: 1, max: 3600 }, default: "15", scopes: &[ScopeKind::Global],
+        description: "How often the offer index refreshes, seconds." },
+    Def { key: MARKUP, kind: Kind::Int { min: 0, max: 1000 }, default: "0", scopes: SYSTEM_SCOPES,
+        description: "Markup on provider prices, whole percent." },
+    Def { key: JOB_LEASE, kind: Kind::Int { min: 1, max: 3600 }, default: "30", scopes: &[ScopeKind::Global],
+        description: "How long a worker owns a claimed job before another may take it over (crash recovery), seconds." },
+    Def { key: JOB_MAX_ATTEMPTS, kind: Kind::Int { min: 1, max: 100 }, default: "8", scopes: &[ScopeKind::Global],
+        description: "Failed attempts after which a job is dead-lettered." },
+    Def { key: JOB_BACKOFF_MS, kind: Kind::Int { min: 10, max: 600_000 }, default: "500", scopes: &[ScopeKind::Global],
+        description: "Base of the exponential retry backoff, milliseconds." },
+    Def { key: JOB_POLL_MS, kind: Kind::Int { min: 50, max: 600_000 }, default: "1000", scopes: &[ScopeKind::Global],
+        description: "How often a job re-checks a provider instance that is still starting or stopping, milliseconds." },
+    Def { key: "ranking.weights.balanced", kind: Kind::Weights, default: "\"price:0.30,perf:0.20,perf_per_dollar:0.20,vram:0.10,availability:0.10,reliability:0.10\"", scopes: SYSTEM_SCOPES,
+        description: "TOPSIS weights of the default `balanced` profile." },
+    Def { key: "ranking.weights.cheapest", kind: Kind::Weights, default: "\"price:0.70,perf_per_dollar:0.15,availability:0.10,reliability:0.05\"", scopes: SYSTEM_SCOPES,
+        description: "TOPSIS weights of the `cheapest` profile." },
+    Def { key: "ranking.weights.training", kind: Kind::Weights, default: "\"price:0.20,perf:0.35,perf_per_dollar:0.15,vram:0.20,reliability:0.10\"", scopes: SYSTEM_SCOPES,
+        description: "TOPSIS weights of the `training` profile." },
+    Def { key: "ranking.weights.inference", kind: Kind::Weights, default: "\"price:0.30,perf_per_dollar:0.30,vram:0.15,availability:0.15,reliability:0.10\"", scopes: SYSTEM_SCOPES,
+        description: "TOPSIS weights of the `inference` profile." },
+];
+
+/// Every parameter the product knows.
+pub fn defs() -> &'static [Def] {
+    DEFS
+}
+
+/// The definition of `key`, or a validation error listing the known keys.
+pub fn def(key: &str) -> Result<&'static Def> {
+    DEFS.iter().find(|d| d.key == key).ok_or_else(|| {
+        Error::invalid_choice("key", key, DEFS.iter().map(|d| d.key.to_string()).collect())
+    })
+}
+
+/// Where a value applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Global,
+    Tenant(String),
+    User(String),
+}
+
+impl Scope {
+    pub fn kind(&self) -> ScopeKind {
+        match self {
+            Scope::Global => ScopeKind::Global,
+            Scope::Tenant(_) => ScopeKind::Tenant,
+            Scope::User(_) => ScopeKind::User,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            Scope::Global => "",
+            Scope::Tenant(id) | Scope::User(id) => id,
+        }
+    }
+
+    fn label(&self, key: &str) -> String {
+        match self {
+            Scope::Global => format!("param:{key}@global"),
+            Scope::Tenant(id) => format!("param:{key}@tenant:{id}"),
+            Scope::User(id) => format!("param:{key}@user:{id}"),
+        }
+    }
+}
+
+/// Whose effective value is asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    pub tenant_id: &'a str,
+    pub user_id: Option<&'a str>,
+}
+
+/// Checks a JSON value against a definition (pure).
+pub fn validate(def: &Def, value: &Value) -> Result<()> {
+    let bad = |m: String| Error::invalid("value", m);
+    match def.kind {
+        Kind::Int { min, max } => match value.as_i64() {
+            Some(v) if (min..=max).contains(&v) => Ok(()),
+            Some(v) => Err(bad(format!("{v} is outside {min}..={max}"))),
+            None => Err(bad(format!("expected an integer in {min}..={max}"))),
+        },
+        Kind::Bool => value
+            .as_bool()
+            .map(|_| ())
+            .ok_or_else(|| bad("expected true or false".into())),
+        Kind::Choice { allowed } => match value.as_str() {
+            Some(s) if allowed.contains(&s) => Ok(()),
+            _ => Err(Error::Invalid {
+                field: "value".into(),
+                message: format!("expected one of {}", allowed.join(", ")),
+                allowed: Some(allowed.iter().map(|s| s.to_string()).collect()),
+            }),
+        },
+        Kind::Weights => match value.as_str() {
+            Some(s) => crate::offers::Weights::parse(s)
+                .map(|_| ())
+                .map_err(|e| bad(e.to_string())),
+            None => Err(bad("expected a string like `price:0.5,perf:0.5`".into())),
+        },
+    }
+}
+
+/// A stored value at one scope.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stored {
+    pub scope: &'static str,
+    pub scope_id: String,
+    pub value: Value,
+    pub effective_at: i64,
+    pub updated_by: String,
+    pub updated_at: i64,
+}
+
+/// A parameter with its definition, stored values and effective value for a context.
+#[derive(Debug, Clone, Serialize)]
+pub struct View {
+    #[serde(flatten)]
+    pub def: Def,
+    pub default_value: Value,
+    pub effective: Value,
+    pub values: Vec<Stored>,
+}
+
+/// A change request.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub key: String,
+    pub scope: Scope,
+    pub value: Value,
+    pub effective_at: Option<i64>,
+    pub reason: Option<String>,
+    pub confirm: Option<String>,
+}
+
+/// Reads and writes parameters.
+#[derive(Debug, Clone)]
+pub struct Params {
+    db: Db,
+    clock: std::sync::Arc<dyn crate::Clock>,
+}
+
+impl Params {
+    pub fn new(db: Db, clock: std::sync::Arc<dyn crate::Clock>) -> Self {
+        Params { db, clock }
+    }
+
+    /// The effective value of `key` for `ctx`: the newest value already in effect at the
+    /// most specific scope that has one, else the default.
+    pub async fn get(&self, key: &str, ctx: Ctx<'_>) -> Result<Value> {
+        let mut conn = self.db.pool.acquire().await?;
+        self.get_with(&mut conn, key, ctx).await
+    }
+
+    /// As [`Params::get`], on a connection the caller holds (e.g. inside a transaction).
+    pub async fn get_with(
+        &self,
+        conn: &mut AnyConnection,
+        key: &str,
+        ctx: Ctx<'_>,
+    ) -> Result<Value> {
+        let d = def(key)?;
+        let now = self.clock.now_ms();
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT scope, value FROM params WHERE key = $1 AND effective_at <= $2 AND \
+             ((scope = 'global') OR (scope = 'tenant' AND scope_id = $3) OR (scope = 'user' AND scope_id = $4)) \
+             ORDER BY effective_at DESC",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(ctx.tenant_id)
+        .bind(ctx.user_id.unwrap_or(""))
+        .fetch_all(&mut *conn)
+        .await?;
+        for scope in ["user", "tenant", "global"] {
+            if let Some((_, v)) = rows.iter().find(|(s, _)| s == scope) {
+                if let Ok(v) = serde_json::from_str(v) {
+                    return Ok(v);
+                }
+            }
+        }
+        serde_json::from_str(d.default).map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    pub async fn int(&self, key: &str, ctx: Ctx<'_>) -> Result<i64> {
+        let v = self.get(key, ctx).await?;
+        v.as_i64()
+            .ok_or_else(|| Error::Internal(format!("parameter {key} is not an integer")))
+    }
+
+    pub async fn int_with(&self, conn: &mut AnyConnection, key: &str, ctx: Ctx<'_>) -> Result<i64> {
+        let v = self.get_with(conn, key, ctx).await?;
+        v.as_i64()
+            .ok_or_else(|| Error::Internal(format!("parameter {key} is not an integer")))
+    }
+
+    pub async fn bool(&self, key: &str, ctx: Ctx<'_>) -> Result<bool> {
+        let v = self.get(key, ctx).await?;
+        v.as_bool()
+            .ok_or_else(|| Error::Internal(format!("parameter {key} is not a boolean")))
+    }
+
+    pub async fn text(&self, key: &str, ctx: Ctx<'_>) -> Result<String> {
+        let v = self.get(key, ctx).await?;
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| Error::Internal(format!("parameter {key} is not a string")))
+    }
+
+    /// All parameters (optionally one key) with stored values and the effective value.
+    pub async fn list(&self, key: Option<&str>, ctx: Ctx<'_>) -> Result<Vec<View>> {
+        let defs: Vec<&Def> = match key {
+            Some(k) => vec![def(k)?],
+            None => DEFS.iter().collect(),
+        };
+        let mut out = Vec::with_capacity(defs.len());
+        for d in defs {
+            let rows: Vec<(String, String, i64, String, String, i64)> = sqlx::query_as(
+                "SELECT scope, scope_id, effective_at, value, updated_by, updated_at FROM params \
+                 WHERE key = $1 ORDER BY scope, scope_id, effective_at",
+            )
+            .bind(d.key)
+            .fetch_all(&self.db.pool)
+            .await?;
+            let values = rows
+                .into_iter()
+                .filter_map(
+                    |(scope, scope_id, effective_at, value, updated_by, updated_at)| {
+                        Some(Stored {
+                            scope: ScopeKind::parse(&scope)?.as_str(),
+                            scope_id,
+                            value: serde_json::from_str(&value).ok()?,
+                            effective_at,
+                            updated_by,
+                            updated_at,
+                        })
+                    },
+                )
+                .collect();
+            out.push(View {
+                def: d.clone(),
+                default_value: serde_json::from_str(d.default)
+                    .map_err(|e| Error::Internal(e.to_string()))?,
+                effective: self.get(d.key, ctx).await?,
+                values,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Sets a value (validated against its definition and scope) and audits it, in one
+    /// transaction.
+    #[instrument(skip_all, fields(key = %change.key, scope = change.scope.kind().as_str()))]
+    pub async fn set(&self, actor: &str, change: Change) -> Result<()> {
+        let d = def(&change.key)?;
+        if !d.scopes.contains(&change.scope.kind()) {
+            return Err(Error::Invalid {
+                field: "scope".into(),
+                message: format!(
+                    "{} cannot be set at {} scope",
+                    d.key,
+                    change.scope.kind().as_str()
+                ),
+                allowed: Some(d.scopes.iter().map(|s| s.as_str().to_string()).collect()),
+            });
+        }
+        validate(d, &change.value)?;
+        let now = self.clock.now_ms();
+        let effective_at = change.effective_at.unwrap_or(now);
+        let mut tx = self.db.pool.begin().await?;
+        let before = self.current_at_scope(&mut tx, d.key, &change.scope).await?;
+        if d.key == MODE && before.as_ref() != Some(&change.value) {
+            let target = change.value.as_str().unwrap_or_default();
+            if change.confirm.as_deref() != Some(target) {
+                return Err(Error::conflict(
+                    ConflictKind::ConfirmationRequired,
+                    format!("switching the mode needs `confirm` set to \"{target}\""),
+                ));
+            }
+        }
+        let value = change.value.to_string();
+        sqlx::query(
+            "INSERT INTO params (key, scope, scope_id, effective_at, value, updated_by, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (key, scope, scope_id, effective_at) DO UPDATE SET value = $5, updated_by = $6, updated_at = $7",
+        )
+        .bind(d.key)
+        .bind(change.scope.kind().as_str())
+        .bind(change.scope.id())
+        .bind(effective_at)
+        .bind(&value)
+        .bind(actor)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            now,
+            AuditEntry {
+                tenant_id: match &change.scope {
+                    Scope::Tenant(t) => Some(t.as_str()),
+                    _ => None,
+                },
+                actor,
+                action: if d.key == MODE {
+                    "mode.switch"
+                } else {
+                    "param.set"
+                },
+                subject: &change.scope.label(d.key),
+                before: before.map(|v| v.to_string()).as_deref(),
+                after: Some(&value),
+                reason: change.reason.as_deref(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes every value of `key` at one scope (the next scope up applies again).
+    pub async fn delete(
+        &self,
+        actor: &str,
+        key: &str,
+        scope: Scope,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let d = def(key)?;
+        if d.key == MODE {
+            return Err(Error::invalid(
+                "key",
+                "the mode cannot be deleted, only switched",
+            ));
+        }
+        let now = self.clock.now_ms();
+        let mut tx = self.db.pool.begin().await?;
+        let before = self.current_at_scope(&mut tx, d.key, &scope).await?;
+        let n = sqlx::query("DELETE FROM params WHERE key = $1 AND scope = $2 AND scope_id = $3")
+            .bind(d.key)
+            .bind(scope.kind().as_str())
+            .bind(scope.id())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(Error::NotFound {
+                what: "parameter value",
+            });
+        }
+        audit::record(
+            &mut tx,
+            now,
+            AuditEntry {
+                tenant_id: None,
+                actor,
+                action: "param.delete",
+                subject: &scope.label(d.key),
+                before: before.map(|v| v.to_string()).as_deref(),
+                after: None,
+                reason,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn current_at_scope(
+        &self,
+        conn: &mut AnyConnection,
+        key: &str,
+        scope: &Scope,
+    ) -> Result<Option<Value>> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT value FROM params WHERE key = $1 AND scope = $2 AND scope_id = $3 AND effective_at <= $4 \
+             ORDER BY effective_at DESC LIMIT 1",
+        )
+        .bind(key)
+        .bind(scope.kind().as_str())
+        .bind(scope.id())
+        .bind(self.clock.now_ms())
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(row.and_then(|(v,)| serde_json::from_str(&v).ok()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_default_is_valid_for_its_definition() {
+        for d in defs() {
+            let v: Value = serde_json::from_str(d.default).unwrap();
+            validate(d, &v).unwrap_or_else(|e| panic!("{}: {e}", d.key));
+        }
+    }
+
+    #[test]
+    fn out_of_bounds_and_wrong_types_are_rejected() {
+        let d = def(MAX_CONCURRENT).unwrap();
+        assert!(validate(d, &json!(-1)).is_err());
+        assert!(validate(d, &json!("2")).is_err());
+        assert!(validate(d, &json!(5)).is_ok());
+        let m = def(MODE).unwrap();
+        assert!(validate(m, &json!("staging")).is_err());
+    }
+
+    #[test]
+    fn unknown_keys_list_the_known_ones() {
+        match def("nope") {
+            Err(Error::Invalid {
+                allowed: Some(a), ..
+            }) => assert!(a.contains(&MAX_CONCURRENT.to_string())),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! The broker as one object: opens the database, wires the services, and runs the
+//! background loops (offer refresh, durable job worker, event dispatcher).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use providers::{OfferId, Provider};
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+use tracing::{info, info_span, warn, Instrument};
+
+use crate::accounts::{Accounts, User};
+use crate::allocations::{Allocation, Allocations, DeployRequest};
+use crate::events::Dispatcher;
+use crate::jobs::{self, Outcome, Policy};
+use crate::offers::{OfferIndex, OfferPage, OfferQuery, RankedOffer, Weights};
+use crate::params::{self, Ctx, Params};
+use crate::tenants::{self, Mode, DEFAULT_TENANT};
+use crate::{Clock, Db, Error, Result};
+
+/// What the broker needs to start.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    pub database_url: String,
+    /// Public base URL for links in mail (`http://127.0.0.1:8080`).
+    pub base_url: String,
+}
+
+/// Which deployment target a request names.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Offer(OfferId),
+    /// The best offer (by the query's sort, TOPSIS by default) matching filters.
+    Best(Vec<(String, String)>),
+}
+
+/// The whole domain, shared by the HTTP edge, the CLI and the agent.
+pub struct Broker {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub params: Params,
+    pub accounts: Accounts,
+    pub allocations: Allocations,
+    pub dispatcher: Arc<Dispatcher>,
+    indexes: HashMap<Mode, Arc<OfferIndex>>,
+    job_wake: Notify,
+    worker_id: String,
+    stop: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("backend", &self.db.backend)
+            .finish()
+    }
+}
+
+const SYSTEM: Ctx<'static> = Ctx {
+    tenant_id: DEFAULT_TENANT,
+    user_id: None,
+};
+
+impl Broker {
+    /// Connects, migrates, seeds the default tenant and wires the services. `worlds` are the
+    /// providers of each mode (sandbox simulations; live adapters).
+    pub async fn open(
+        cfg: &BrokerConfig,
+        clock: Arc<dyn Clock>,
+        worlds: HashMap<Mode, Vec<Arc<dyn Provider>>>,
+    ) -> Result<Arc<Broker>> {
+        let db = Db::connect(&cfg.database_url).await?;
+        db.migrate().await?;
+        tenants::ensure_default(&db, clock.now_ms()).await?;
+        let params = Params::new(db.clone(), Arc::clone(&clock));
+        let accounts = Accounts::new(db.clone(), Arc::clone(&clock));
+        let allocations = Allocations::new(
+            db.clone(),
+            Arc::clone(&clock),
+            params.clone(),
+            cfg.base_url.clone(),
+        );
+        let mut indexes = HashMap::new();
+        for mode in [Mode::Sandbox, Mode::Live] {
+            let ps = worlds.get(&mode).cloned().unwrap_or_default();
+            indexes.insert(mode, Arc::new(OfferIndex::new(ps)));
+        }
+        let (stop, _) = watch::channel(false);
+        Ok(Arc::new(Broker {
+            dispatcher: Arc::new(Dispatcher::new(db.clone())),
+            db,
+            clock,
+            params,
+            accounts,
+            allocations,
+            indexes,
+            job_wake: Notify::new(),
+            worker_id: crate::new_id(),
+            stop,
+        }))
+    }
+
+    /// Starts the background loops; they end on [`Broker::shutdown`].
+    pub fn start(self: &Arc<Self>) -> JoinSet<()> {
+        let mut set = JoinSet::new();
+        let b = Arc::clone(self);
+        set.spawn(async move { b.refresh_loop().await }.instrument(info_span!("offers.refresher")));
+        let b = Arc::clone(self);
+        set.spawn(async move { b.job_loop().await }.instrument(info_span!("jobs.worker")));
+        let b = Arc::clone(self);
+        let stop = self.stop.subscribe();
+        set.spawn(
+            async move { b.dispatcher.run(b.clock.as_ref(), stop).await }
+                .instrument(info_span!("events.dispatcher")),
+        );
+        set
+    }
+
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    pub fn index(&self, mode: Mode) -> Arc<OfferIndex> {
+        self.indexes
+            .get(&mode)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(OfferIndex::new(Vec::new())))
+    }
+
+    pub async fn mode(&self, tenant_id: &str) -> Result<Mode> {
+        tenants::mode(&self.params, tenant_id).await
+    }
+
+    /// The weights of a named profile for a tenant.
+    pub async fn profile_weights(&self, tenant_id: &str, profile: &str) -> Result<Weights> {
+        let key = format!("{}{profile}", params::WEIGHTS_PREFIX);
+        let s = self
+            .params
+            .text(
+                &key,
+                Ctx {
+                    tenant_id,
+                    user_id: None,
+                },
+            )
+            .await?;
+        Weights::parse(&s)
+    }
+
+    /// Refreshes a world's offer index now.
+    pub async fn refresh(&self, mode: Mode) -> Result<()> {
+        let weights = self.profile_weights(DEFAULT_TENANT, "balanced").await?;
+        let ttl = self.params.int(params::CACHE_TTL, SYSTEM).await?;
+        let timeout = Duration::from_secs(u64::try_from(ttl.clamp(1, 30)).unwrap_or(10));
+        self.index(mode)
+            .refresh(self.clock.now(), weights, timeout)
+            .await?;
+        Ok(())
+    }
+
+    async fn refresh_loop(self: Arc<Self>) {
+        let mut stop = self.stop.subscribe();
+        loop {
+            for mode in [Mode::Sandbox, Mode::Live] {
+                if let Err(e) = self.refresh(mode).await {
+                    warn!(error = %e, "offer refresh failed");
+                }
+            }
+            let secs = self
+                .params
+                .int(params::REFRESH_INTERVAL, SYSTEM)
+                .await
+                .unwrap_or(15);
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(u64::try_from(secs).unwrap_or(15))) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// Offers of the tenant's world, filtered/sorted/ranked/paged from query-string pairs.
+    pub async fn offers(&self, tenant_id: &str, pairs: &[(String, String)]) -> Result<OfferPage> {
+        let snap = self.index(self.mode(tenant_id).await?).snapshot();
+        let q = OfferQuery::parse(pairs, &snap)?;
+        let weights = match &q.weights {
+            Some(w) => w.clone(),
+            None => self.profile_weights(tenant_id, &q.profile).await?,
+        };
+        snap.query(&q, &weights)
+    }
+
+    /// One offer with its explanation under the default profile.
+    pub async fn offer(&self, tenant_id: &str, id: &OfferId) -> Result<RankedOffer> {
+        let snap = self.index(self.mode(tenant_id).await?).snapshot();
+        let weights = self.profile_weights(tenant_id, "balanced").await?;
+        snap.detail(id, &weights)
+    }
+
+    /// Requests a deployment of an offer (or of the best offer matching filters).
+    pub async fn deploy(
+        &self,
+        user: &User,
+        target: Target,
+        req: &DeployRequest,
+    ) -> Result<(Allocation, bool)> {
+        req.validate()?;
+        let mode = self.mode(&user.tenant_id).await?;
+        let snap = self.index(mode).snapshot();
+        let offer = match &target {
+            Target::Offer(id) => snap
+                .get(id)
+                .cloned()
+                .ok_or(Error::NotFound { what: "offer" })?,
+            Target::Best(pairs) => {
+                let mut pairs = pairs.clone();
+                pairs.retain(|(k, _)| k != "limit" && k != "cursor" && k != "available");
+                pairs.push(("limit".into(), "1".into()));
+                pairs.push(("available".into(), "true".into()));
+                let page = self.offers(&user.tenant_id, &pairs).await?;
+                page.items
+                    .into_iter()
+                    .next()
+                    .map(|r| r.offer)
+                    .ok_or(Error::NotFound {
+                        what: "matching offer",
+                    })?
+            }
+        };
+        let out = self.allocations.deploy(user, mode, &offer, req).await?;
+        self.job_wake.notify_one();
+        self.dispatcher.nudge();
+        Ok(out)
+    }
+
+    /// Requests release of a deployment.
+    pub async fn release(&self, user: &User, id: &str) -> Result<Allocation> {
+        let a = self.allocations.release(user, id).await?;
+        self.job_wake.notify_one();
+        self.dispatcher.nudge();
+        Ok(a)
+    }
+
+    fn provider_for(&self, a: &Allocation) -> Option<Arc<dyn Provider>> {
+        self.index(a.mode).provider(&a.provider)
+    }
+
+    /// Claims and runs every due job once; returns how many ran.
+    pub async fn run_jobs_once(&self) -> Result<usize> {
+        let lease_s = self.params.int(params::JOB_LEASE, SYSTEM).await?;
+        let policy = Policy {
+            max_attempts: self.params.int(params::JOB_MAX_ATTEMPTS, SYSTEM).await?,
+            backoff_base_ms: self.params.int(params::JOB_BACKOFF_MS, SYSTEM).await?,
+        };
+        let claimed = jobs::claim(
+            &self.db,
+            &self.worker_id,
+            self.clock.now_ms(),
+            lease_s * 1000,
+            16,
+        )
+        .await?;
+        let n = claimed.len();
+        let mut set = JoinSet::new();
+        for job in claimed {
+            let this = self.allocations.clone();
+            let alloc = this.load(&job.allocation_id).await;
+            let provider = alloc.as_ref().ok().and_then(|a| self.provider_for(a));
+            let timeout = Duration::from_millis(
+                u64::try_from((lease_s * 1000 * 3 / 4).max(500)).unwrap_or(10_000),
+            );
+            let span = info_span!("job", id = %job.id, kind = job.kind.as_str(), allocation = %job.allocation_id);
+            set.spawn(
+                async move {
+                    let run = async {
+                        match job.kind {
+                            jobs::Kind::Provision => {
+                                this.provision_step(provider.clone(), &job.allocation_id)
+                                    .await
+                            }
+                            jobs::Kind::Release => {
+                                this.release_step(provider.clone(), &job.allocation_id)
+                                    .await
+                            }
+                        }
+                    };
+                    let outcome = match tokio::time::timeout(timeout, run).await {
+                        Ok(Ok(o)) => o,
+                        Ok(Err(e)) => Outcome::Retry(e.to_string()),
+                        Err(_) => Outcome::Retry("timed out".into()),
+                    };
+                    (job, provider, outcome)
+                }
+                .instrument(span),
+            );
+        }
+        while let Some(r) = set.join_next().await {
+            let Ok((job, provider, outcome)) = r else {
+                continue;
+            };
+            if let Outcome::Retry(e) = &outcome {
+                warn!(job = %job.id, error = %e, "job attempt failed");
+            }
+            let dead = jobs::finish(
+                &self.db,
+                &job,
+                &self.worker_id,
+                self.clock.now_ms(),
+                &outcome,
+                policy,
+            )
+            .await?;
+            if dead {
+                let err = match &outcome {
+                    Outcome::Retry(e) | Outcome::Dead(e) => e.clone(),
+                    _ => String::new(),
+                };
+                warn!(job = %job.id, error = %err, "job dead-lettered");
+                match job.kind {
+                    jobs::Kind::Provision => {
+                        self.allocations
+                            .provision_dead(provider, &job.allocation_id, &err)
+                            .await?
+                    }
+                    jobs::Kind::Release => {
+                        self.allocations
+                            .release_dead(&job.allocation_id, &err)
+                            .await?
+                    }
+                }
+            }
+        }
+        if n > 0 {
+            self.dispatcher.nudge();
+        }
+        Ok(n)
+    }
+
+    async fn job_loop(self: Arc<Self>) {
+        let mut stop = self.stop.subscribe();
+        info!(worker = %self.worker_id, "job worker started");
+        loop {
+            let ran = match self.run_jobs_once().await {
+                Ok(n) => n,
+                Err(e) => {
+                    warn!(error = %e, "job worker pass failed");
+                    0
+                }
+            };
+            if ran > 0 {
+                continue;
+            }
+            tokio::select! {
+                _ = self.job_wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The JSON API, one router per feature module, assembled by [`router`].
+
+mod accounts;
+mod admin;
+mod deployments;
+mod offers;
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, Request};
+use axum::Router;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Every list response: `{"items": [...], "next_cursor": ...}`.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// A JSON body whose rejection is a problem+json 400 naming what is wrong.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::BadBody(e.body_text()))?;
+        let v: T = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadBody(format!("{e}")))?;
+        Ok(ApiJson(v))
+    }
+}
+
+/// Keyset cursor over (created_at, id), shared by the list endpoints.
+pub fn encode_cursor(created_at: i64, id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{created_at}|{id}"))
+}
+
+pub fn decode_cursor(c: Option<&str>) -> Result<Option<(i64, String)>, ApiError> {
+    use base64::Engine;
+    let Some(c) = c.filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::Broker(broker::Error::invalid(
+            "cursor",
+            "not a cursor this API issued",
+        ))
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(c)
+        .map_err(|_| bad())?;
+    let s = String::from_utf8(raw).map_err(|_| bad())?;
+    let (t, id) = s.split_once('|').ok_or_else(bad)?;
+    Ok(Some((t.parse().map_err(|_| bad())?, id.to_string())))
+}
+
+/// Parses `limit` (1..=200, default 50).
+pub fn parse_limit(raw: Option<&str>) -> Result<i64, ApiError> {
+    match raw.filter(|s| !s.is_empty()) {
+        None => Ok(50),
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) if (1..=200).contains(&n) => Ok(n),
+            _ => Err(ApiError::Broker(broker::Error::invalid(
+                "limit",
+                "must be an integer in 1..=200",
+            ))),
+        },
+    }
+}
+
+/// The `/api/v1` router.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .merge(accounts::router())
+        .merge(offers::router())
+        .merge(deployments::router())
+        .merge(admin::router())
+}

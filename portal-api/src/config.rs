@@ -1,0 +1,107 @@
+//! Boot configuration: one typed tree, layered defaults → `gpubroker.toml` (or `--config`)
+//! → environment (`GPUBROKER_*`, plus `DATABASE_URL`) → command-line flags. Everything
+//! operational beyond boot lives in the parameter store. `std::env` is read only here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// The boot configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Where the SQLite file and sandbox state live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` (default: `<data_dir>/gpubroker.db`) or `postgres://…`.
+    pub database_url: Option<String>,
+    /// Public base URL used in emailed links (default `http://<listen>`).
+    pub base_url: Option<String>,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
+    pub demo_email: Option<String>,
+    pub demo_password: Option<String>,
+    /// Seed of the simulated market (same seed, same prices and capacity).
+    pub sandbox_seed: u64,
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            base_url: None,
+            admin_email: None,
+            admin_password: None,
+            demo_email: None,
+            demo_password: None,
+            sandbox_seed: 42,
+            log_format: LogFormat::Pretty,
+        }
+    }
+}
+
+/// Values given on the command line (they win over everything else).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Loads the layered configuration, failing with every problem listed.
+    pub fn load(
+        file: Option<&std::path::Path>,
+        overrides: &Overrides,
+    ) -> Result<Config, Box<figment::Error>> {
+        let file = file.map_or_else(|| PathBuf::from("gpubroker.toml"), PathBuf::from);
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("GPUBROKER_"))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database_url".into()),
+            )
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("gpubroker.db").display()))
+    }
+
+    /// The public base URL in force.
+    pub fn base_url(&self) -> String {
+        self.base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+}
+
+/// The environment variable a CLI client reads its server URL from, if set.
+pub fn client_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}

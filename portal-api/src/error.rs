@@ -1,0 +1,193 @@
+//! The one API error type and its table: error → HTTP status → problem+json (RFC 9457)
+//! `type` and public message. 5xx bodies are opaque; errors are logged once, here.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use broker::ConflictKind;
+use serde::Serialize;
+
+/// Base of every problem `type` URI.
+pub const TYPE_BASE: &str = "https://gpubroker.dev/problems/";
+
+/// An error on its way to becoming a problem+json response.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Broker(#[from] broker::Error),
+    #[error("authentication required")]
+    Unauthorized(&'static str),
+    #[error("admin only")]
+    AdminOnly,
+    #[error("malformed request body: {0}")]
+    BadBody(String),
+    #[error("not found")]
+    NoRoute,
+}
+
+/// The RFC 9457 body.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Vec<String>>,
+}
+
+impl ApiError {
+    /// (status, stable type slug, title, public detail, field, allowed values).
+    fn table(
+        &self,
+    ) -> (
+        StatusCode,
+        &'static str,
+        &'static str,
+        String,
+        Option<String>,
+        Option<Vec<String>>,
+    ) {
+        use broker::Error as B;
+        match self {
+            ApiError::Broker(B::Invalid {
+                field,
+                message,
+                allowed,
+            }) => (
+                StatusCode::BAD_REQUEST,
+                "validation-error",
+                "The request is invalid",
+                format!("`{field}`: {message}"),
+                Some(field.clone()),
+                allowed.clone(),
+            ),
+            ApiError::Broker(B::NotFound { what }) => (
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "Not found",
+                format!("{what} not found"),
+                None,
+                None,
+            ),
+            ApiError::Broker(B::Conflict { kind, message }) => {
+                let (status, slug, title) = match kind {
+                    ConflictKind::ConcurrencyLimit => (
+                        StatusCode::CONFLICT,
+                        "concurrency-limit",
+                        "Too many live deployments",
+                    ),
+                    ConflictKind::NoCapacity => {
+                        (StatusCode::CONFLICT, "no-capacity", "No capacity")
+                    }
+                    ConflictKind::InvalidState => (
+                        StatusCode::CONFLICT,
+                        "invalid-state",
+                        "Not possible in the current state",
+                    ),
+                    ConflictKind::IdempotencyMismatch => (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "idempotency-key-reused",
+                        "Idempotency key reused",
+                    ),
+                    ConflictKind::EmailTaken => (
+                        StatusCode::CONFLICT,
+                        "email-taken",
+                        "Email already registered",
+                    ),
+                    ConflictKind::ConfirmationRequired => (
+                        StatusCode::CONFLICT,
+                        "confirmation-required",
+                        "Confirmation required",
+                    ),
+                };
+                (status, slug, title, message.clone(), None, None)
+            }
+            ApiError::Broker(B::Unauthenticated(m)) | ApiError::Unauthorized(m) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authentication failed",
+                (*m).to_string(),
+                None,
+                None,
+            ),
+            ApiError::Broker(B::Forbidden) | ApiError::AdminOnly => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Forbidden",
+                "this needs the admin role".into(),
+                None,
+                None,
+            ),
+            ApiError::Broker(B::Provider(e)) => (
+                StatusCode::BAD_GATEWAY,
+                "provider-error",
+                "The provider failed",
+                e.to_string(),
+                None,
+                None,
+            ),
+            ApiError::BadBody(m) => (
+                StatusCode::BAD_REQUEST,
+                "malformed-body",
+                "Malformed request body",
+                m.clone(),
+                None,
+                None,
+            ),
+            ApiError::NoRoute => (
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "Not found",
+                "no such route".into(),
+                None,
+                None,
+            ),
+            ApiError::Broker(B::Config(_) | B::Db(_) | B::Migrate(_) | B::Internal(_)) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "something went wrong on our side; it has been logged".into(),
+                None,
+                None,
+            ),
+        }
+    }
+
+    pub fn problem(&self) -> (StatusCode, Problem) {
+        let (status, slug, title, detail, field, allowed) = self.table();
+        (
+            status,
+            Problem {
+                kind: format!("{TYPE_BASE}{slug}"),
+                title,
+                status: status.as_u16(),
+                detail,
+                field,
+                allowed,
+            },
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, problem) = self.problem();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        } else {
+            tracing::debug!(error = %self, "request rejected");
+        }
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,216 @@
+//! Starting the product: database, sandbox world, seeded accounts, signing keys, background
+//! loops and the HTTP listener.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use broker::accounts::Role;
+use broker::tenants::{Mode, DEFAULT_TENANT};
+use broker::{Broker, BrokerConfig, SystemClock};
+use chrono::Utc;
+use rand::Rng;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::auth::Keys;
+use crate::config::Config;
+use crate::state::AppState;
+
+/// A seeded sandbox login, printed at start.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub email: String,
+    /// `None` when the account existed and no password was configured (left unchanged).
+    pub password: Option<String>,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    pub admin: Login,
+    pub demo: Login,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, stops background loops, waits for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.state.broker.shutdown();
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops by itself (signal).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+fn generated_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    (0..16)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+async fn seed(
+    broker: &Broker,
+    email: Option<&str>,
+    password: Option<&str>,
+    default_email: &str,
+    role: Role,
+) -> anyhow::Result<Login> {
+    let email = email.unwrap_or(default_email).to_string();
+    match (
+        password,
+        broker.accounts.by_email(&email.to_ascii_lowercase()).await,
+    ) {
+        (Some(p), _) => {
+            broker.accounts.ensure(&email, p, role).await?;
+            Ok(Login {
+                email,
+                password: Some(p.to_string()),
+            })
+        }
+        (None, Ok(_)) => Ok(Login {
+            email,
+            password: None,
+        }),
+        (None, Err(_)) => {
+            let p = generated_password();
+            broker.accounts.ensure(&email, &p, role).await?;
+            Ok(Login {
+                email,
+                password: Some(p),
+            })
+        }
+    }
+}
+
+/// Opens everything and starts serving on `cfg.listen` (port 0 picks a free port).
+pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
+    let listener = TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let base_url = cfg
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+
+    let market_clock: Arc<dyn sandbox::clock::Clock> = Arc::new(Utc::now);
+    let market = sandbox::Market::new(cfg.sandbox_seed, market_clock)?
+        .with_state_file(cfg.data_dir.join("sandbox-market.json"))?;
+    let market = Arc::new(market);
+    let mut worlds = HashMap::new();
+    worlds.insert(Mode::Sandbox, market.providers());
+    worlds.insert(Mode::Live, Vec::new());
+
+    let broker = Broker::open(
+        &BrokerConfig {
+            database_url: cfg.database_url(),
+            base_url,
+        },
+        Arc::new(SystemClock),
+        worlds,
+    )
+    .await
+    .context("opening the database")?;
+    let (admin, demo) = if broker.mode(DEFAULT_TENANT).await? == Mode::Sandbox {
+        (
+            seed(
+                &broker,
+                cfg.admin_email.as_deref(),
+                cfg.admin_password.as_deref(),
+                "admin@gpubroker.local",
+                Role::Admin,
+            )
+            .await?,
+            seed(
+                &broker,
+                cfg.demo_email.as_deref(),
+                cfg.demo_password.as_deref(),
+                "demo@gpubroker.local",
+                Role::User,
+            )
+            .await?,
+        )
+    } else {
+        (
+            Login {
+                email: String::new(),
+                password: None,
+            },
+            Login {
+                email: String::new(),
+                password: None,
+            },
+        )
+    };
+    let keys = Keys::load_or_create(&broker.accounts).await?;
+    broker.refresh(Mode::Sandbox).await?;
+    let background = broker.start();
+    let state = Arc::new(AppState {
+        broker: Arc::clone(&broker),
+        keys,
+        market: Some(market),
+    });
+    let app = crate::app(Arc::clone(&state));
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let b = Arc::clone(&broker);
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            tokio::select! {
+                _ = stop_rx => {}
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate() => {}
+            }
+            b.shutdown();
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "server failed");
+        }
+        drop(background);
+    });
+    Ok(Server {
+        addr,
+        state,
+        admin,
+        demo,
+        stop: Some(stop_tx),
+        task,
+    })
+}
+
+#[cfg(unix)]
+async fn terminate() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending::<()>().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminate() {
+    std::future::pending::<()>().await
+}

@@ -1,0 +1,145 @@
+//! The [`Provider`] trait every GPU source implements, and its error taxonomy.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::{Offer, OfferId, ProviderId};
+
+/// What an adapter can do, so the UI and the agent know what to offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    pub list_offers: bool,
+    pub provision: bool,
+    pub status: bool,
+    pub release: bool,
+    pub list_instances: bool,
+}
+
+impl Capabilities {
+    pub const ALL: Capabilities = Capabilities {
+        list_offers: true,
+        provision: true,
+        status: true,
+        release: true,
+        list_instances: true,
+    };
+}
+
+/// A provider-side instance id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct InstanceId(pub String);
+
+/// What the broker asks a provider to start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProvisionRequest {
+    /// Carried to the provider as a tag/label/name so no instance is ever orphaned and a
+    /// retried provisioning finds the instance it already made.
+    pub allocation_id: String,
+    pub offer_id: OfferId,
+    pub gpu_count: u32,
+    pub disk_gib: u32,
+    pub image: String,
+    pub ssh_public_key: Option<String>,
+}
+
+/// Provider-side lifecycle of an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceState {
+    Pending,
+    Running,
+    Terminating,
+    Terminated,
+    Failed,
+}
+
+/// How a user reaches a running instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    pub ssh_host: String,
+    pub ssh_port: u16,
+    pub ssh_user: String,
+    pub jupyter_url: Option<String>,
+}
+
+/// An instance as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    pub id: InstanceId,
+    pub allocation_id: String,
+    pub offer_id: OfferId,
+    pub state: InstanceState,
+    pub connection: Option<Connection>,
+}
+
+/// The error taxonomy that drives breakers, failover and the reliability criterion.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ProviderError {
+    #[error("no capacity for this offer")]
+    NoCapacity,
+    #[error("account quota exhausted")]
+    NoQuota,
+    #[error("provider rejected our credentials")]
+    Auth,
+    #[error("rate limited by the provider")]
+    RateLimited { retry_after: Option<Duration> },
+    #[error("transient provider failure: {0}")]
+    Transient(String),
+    #[error("provider answered something we cannot read: {0}")]
+    InvalidResponse(String),
+    #[error("not supported by this provider")]
+    Unsupported,
+    #[error("no such instance or offer")]
+    NotFound,
+}
+
+impl ProviderError {
+    /// Whether retrying the same call later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::RateLimited { .. } | ProviderError::Transient(_)
+        )
+    }
+}
+
+/// One GPU source: a cloud, the operator's MAAS region, or a sandbox simulation of either.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn id(&self) -> &ProviderId;
+
+    /// Human name for the UI.
+    fn display_name(&self) -> &str;
+
+    fn capabilities(&self) -> Capabilities;
+
+    async fn list_offers(&self) -> Result<Vec<Offer>, ProviderError>;
+
+    /// Starts an instance for the allocation. Idempotent per `allocation_id`: a retried call
+    /// returns the instance already made for it.
+    async fn provision(&self, req: &ProvisionRequest) -> Result<Instance, ProviderError>;
+
+    async fn status(&self, id: &InstanceId) -> Result<Instance, ProviderError>;
+
+    /// Asks for the instance to be terminated; `Ok` means the provider accepted.
+    async fn release(&self, id: &InstanceId) -> Result<(), ProviderError>;
+
+    /// Every instance this account holds at the provider (for reconciliation).
+    async fn list_instances(&self) -> Result<Vec<Instance>, ProviderError>;
+
+    /// The instance made for `allocation_id`, if any.
+    async fn find_by_allocation(
+        &self,
+        allocation_id: &str,
+    ) -> Result<Option<Instance>, ProviderError> {
+        Ok(self
+            .list_instances()
+            .await?
+            .into_iter()
+            .find(|i| i.allocation_id == allocation_id))
+    }
+}
