@@ -59,9 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut workspace = Workspace::new();
     let mut scores = vec![0.0; n];
 
-    let ours = best_of(|| {
-        topsis.score_into(black_box(&matrix), &mut workspace, &mut scores)
-    })?;
+    let ours = best_of(|| topsis.score_into(black_box(&matrix), &mut workspace, &mut scores))?;
     let floor = best_of(|| -> Result<(), ranking::Error> {
         black_box(stream_sum(black_box(&matrix)));
         black_box(stream_sum(black_box(&matrix)));

@@ -82,11 +82,7 @@ fn scan_fixed<const C: usize>(matrix: &[f64], stats: &mut [ColumnStats]) {
     let mut max = [f64::NEG_INFINITY; MAX];
     let mut tiles = matrix.chunks_exact(cells);
     for tile in &mut tiles {
-        let (s, lo, hi) = (
-            &mut sum_sq[..cells],
-            &mut min[..cells],
-            &mut max[..cells],
-        );
+        let (s, lo, hi) = (&mut sum_sq[..cells], &mut min[..cells], &mut max[..cells]);
         for (k, &x) in tile.iter().enumerate() {
             s[k] += x * x;
             // `x < lo` rather than `f64::min`: one instruction; NaN is caught by `sum_sq`.
@@ -170,7 +166,11 @@ pub(crate) fn references(
             && reference.ideal.is_finite()
             && reference.anti_ideal.is_finite()
             && reference.ideal != reference.anti_ideal;
-        out.push(if usable { reference } else { Reference::IGNORED });
+        out.push(if usable {
+            reference
+        } else {
+            Reference::IGNORED
+        });
     }
 }
 

@@ -59,7 +59,10 @@ pub fn top_k<K: Ord>(scores: &[f64], k: usize, key: impl Fn(usize) -> K) -> Vec<
         drop(worst); // restores the heap order
         threshold = heap.peek().map_or(f64::NAN, |e| e.score);
     }
-    heap.into_sorted_vec().into_iter().map(|e| e.index).collect()
+    heap.into_sorted_vec()
+        .into_iter()
+        .map(|e| e.index)
+        .collect()
 }
 
 /// Score order with NaN below every number.
@@ -100,3 +103,49 @@ impl<K: Ord> PartialEq for Entry<K> {
 }
 
 impl<K: Ord> Eq for Entry<K> {}
+
+#[cfg(test)]
+mod tests {
+    use super::top_k;
+    use std::cell::Cell;
+
+    #[test]
+    fn the_best_scores_come_first() {
+        assert_eq!(top_k(&[0.2, 0.9, 0.5, 0.7], 3, |i| i), [1, 3, 2]);
+    }
+
+    #[test]
+    fn equal_scores_are_ordered_by_the_key_then_by_index() {
+        let scores = [0.5, 0.9, 0.5, 0.5, 0.1];
+        let ids = ["c", "z", "a", "c", "b"];
+        assert_eq!(top_k(&scores, 5, |i| ids[i]), [1, 2, 0, 3, 4]);
+        // The tie at the cut-off is decided by the key too.
+        assert_eq!(top_k(&scores, 2, |i| ids[i]), [1, 2]);
+    }
+
+    #[test]
+    fn k_of_zero_or_beyond_the_length_is_clamped() {
+        assert!(top_k(&[0.3, 0.1], 0, |i| i).is_empty());
+        assert_eq!(top_k(&[0.3, 0.1], 10, |i| i), [0, 1]);
+        assert!(top_k(&[], 3, |i| i).is_empty());
+    }
+
+    #[test]
+    fn nan_scores_rank_after_every_number() {
+        let scores = [f64::NAN, 0.1, f64::NAN, 0.0];
+        assert_eq!(top_k(&scores, 4, |i| i), [1, 3, 0, 2]);
+        assert_eq!(top_k(&scores, 1, |i| i), [1]);
+    }
+
+    #[test]
+    fn the_key_is_computed_only_for_entries_that_could_enter_the_top() {
+        let scores: Vec<f64> = (0..1000).map(|i| 1.0 - f64::from(i) / 1000.0).collect();
+        let calls = Cell::new(0);
+        let best = top_k(&scores, 5, |i| {
+            calls.set(calls.get() + 1);
+            i
+        });
+        assert_eq!(best, [0, 1, 2, 3, 4]);
+        assert_eq!(calls.get(), 5);
+    }
+}

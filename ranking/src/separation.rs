@@ -115,7 +115,11 @@ impl<const C: usize> Fixed<C> {
     }
 }
 
-fn score_fixed<const C: usize, const OFFSET: bool>(matrix: &[f64], references: &[Reference], out: &mut [f64]) {
+fn score_fixed<const C: usize, const OFFSET: bool>(
+    matrix: &[f64],
+    references: &[Reference],
+    out: &mut [f64],
+) {
     let fixed = Fixed::<C>::new(references);
     let mut tiles = matrix.chunks_exact(C * TILE);
     let mut slots = out.chunks_exact_mut(TILE);

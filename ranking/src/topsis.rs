@@ -49,10 +49,7 @@ impl Topsis {
             return Err(Error::ZeroWeights);
         }
         let sum: f64 = criteria.iter().map(|c| c.weight / largest).sum();
-        let weights = criteria
-            .iter()
-            .map(|c| c.weight / largest / sum)
-            .collect();
+        let weights = criteria.iter().map(|c| c.weight / largest / sum).collect();
         Ok(Self {
             criteria: criteria.to_vec(),
             weights,
@@ -145,9 +142,7 @@ impl Topsis {
         let cols = self.columns();
         Ok(rows
             .iter()
-            .map(|&r| {
-                Explanation::of_row(&matrix[r * cols..(r + 1) * cols], &workspace.references)
-            })
+            .map(|&r| Explanation::of_row(&matrix[r * cols..(r + 1) * cols], &workspace.references))
             .collect())
     }
 
@@ -164,5 +159,165 @@ impl Topsis {
             &mut workspace.references,
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Direction;
+
+    fn cost_and_benefit() -> Topsis {
+        Topsis::new(
+            &[Criterion::cost(1.0), Criterion::benefit(1.0)],
+            Normalization::Vector,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_cheaper_otherwise_equal_offer_ranks_first() {
+        let scores = cost_and_benefit().score(&[1.0, 10.0, 2.0, 10.0]).unwrap();
+        assert_eq!(scores, [1.0, 0.0]);
+        assert_eq!(crate::top_k(&scores, 1, |i| i), [0]);
+    }
+
+    #[test]
+    fn weights_are_normalised_to_sum_one_and_zero_weights_are_kept() {
+        let topsis = Topsis::new(
+            &[
+                Criterion::cost(3.0),
+                Criterion::benefit(0.0),
+                Criterion::benefit(1.0),
+            ],
+            Normalization::MinMax,
+        )
+        .unwrap();
+        assert_eq!(topsis.weights(), [0.75, 0.0, 0.25]);
+        assert_eq!(topsis.columns(), 3);
+        assert_eq!(topsis.criteria()[0].direction, Direction::Cost);
+        assert_eq!(topsis.normalization(), Normalization::MinMax);
+    }
+
+    #[test]
+    fn invalid_weights_and_empty_criteria_are_rejected() {
+        let new = |w: f64| {
+            Topsis::new(
+                &[Criterion::benefit(1.0), Criterion::cost(w)],
+                Normalization::Vector,
+            )
+        };
+        assert_eq!(new(-0.1).err(), Some(Error::InvalidWeight { col: 1 }));
+        assert_eq!(new(f64::NAN).err(), Some(Error::InvalidWeight { col: 1 }));
+        assert_eq!(
+            new(f64::INFINITY).err(),
+            Some(Error::InvalidWeight { col: 1 })
+        );
+        let zeros = [Criterion::benefit(0.0), Criterion::cost(0.0)];
+        assert_eq!(
+            Topsis::new(&zeros, Normalization::Vector).err(),
+            Some(Error::ZeroWeights)
+        );
+        assert_eq!(
+            Topsis::new(&[], Normalization::Vector).err(),
+            Some(Error::NoCriteria)
+        );
+    }
+
+    #[test]
+    fn huge_weights_do_not_overflow_their_sum() {
+        let topsis = Topsis::new(
+            &[Criterion::benefit(f64::MAX), Criterion::cost(f64::MAX)],
+            Normalization::Vector,
+        )
+        .unwrap();
+        assert_eq!(topsis.weights(), [0.5, 0.5]);
+    }
+
+    #[test]
+    fn a_matrix_of_the_wrong_shape_is_rejected() {
+        assert_eq!(
+            cost_and_benefit().score(&[1.0, 2.0, 3.0]),
+            Err(Error::Shape { len: 3, cols: 2 })
+        );
+    }
+
+    #[test]
+    fn an_infinite_cell_is_reported_with_its_row_and_column() {
+        let matrix = [1.0, 2.0, 3.0, 4.0, 5.0, f64::NEG_INFINITY, f64::NAN, 1.0];
+        assert_eq!(
+            cost_and_benefit().score(&matrix),
+            Err(Error::NonFinite { row: 2, col: 1 })
+        );
+        assert_eq!(
+            cost_and_benefit().explain(&matrix),
+            Err(Error::NonFinite { row: 2, col: 1 })
+        );
+    }
+
+    #[test]
+    fn no_rows_give_no_scores() {
+        assert_eq!(cost_and_benefit().score(&[]), Ok(vec![]));
+        assert_eq!(cost_and_benefit().explain(&[]), Ok(vec![]));
+    }
+
+    #[test]
+    fn score_into_reuses_its_workspace_and_checks_the_output_length() {
+        let topsis = cost_and_benefit();
+        let mut workspace = Workspace::new();
+        let mut out = [0.0; 3];
+        let matrix = [1.0, 10.0, 2.0, 20.0, 3.0, 5.0];
+        topsis
+            .score_into(&matrix, &mut workspace, &mut out)
+            .unwrap();
+        assert_eq!(out.to_vec(), topsis.score(&matrix).unwrap());
+        let other = [5.0, 1.0, 4.0, 2.0, 1.0, 1.0];
+        topsis.score_into(&other, &mut workspace, &mut out).unwrap();
+        assert_eq!(out.to_vec(), topsis.score(&other).unwrap());
+        assert_eq!(
+            topsis.score_into(&matrix, &mut workspace, &mut [0.0; 2]),
+            Err(Error::OutputLength {
+                expected: 3,
+                got: 2
+            })
+        );
+    }
+
+    #[test]
+    fn explain_rows_follows_the_given_order_and_rejects_missing_rows() {
+        let topsis = cost_and_benefit();
+        let matrix = [1.0, 10.0, 2.0, 20.0, 3.0, 5.0];
+        let all = topsis.explain(&matrix).unwrap();
+        let some = topsis.explain_rows(&matrix, &[2, 0]).unwrap();
+        assert_eq!(some, [all[2].clone(), all[0].clone()]);
+        assert_eq!(
+            topsis.explain_rows(&matrix, &[0, 3]),
+            Err(Error::RowOutOfRange { row: 3, rows: 3 })
+        );
+    }
+
+    #[test]
+    fn an_all_zero_column_is_ignored_under_vector_normalisation() {
+        let topsis = Topsis::new(
+            &[
+                Criterion::cost(0.5),
+                Criterion::benefit(0.3),
+                Criterion::benefit(0.2),
+            ],
+            Normalization::Vector,
+        )
+        .unwrap();
+        let without = Topsis::new(
+            &[Criterion::cost(0.5), Criterion::benefit(0.2)],
+            Normalization::Vector,
+        )
+        .unwrap();
+        let full = topsis
+            .score(&[1.0, 0.0, 0.9, 2.0, 0.0, 0.99, 1.5, 0.0, 0.95])
+            .unwrap();
+        let dropped = without.score(&[1.0, 0.9, 2.0, 0.99, 1.5, 0.95]).unwrap();
+        for (a, b) in full.iter().zip(&dropped) {
+            assert!((a - b).abs() < 1e-15);
+        }
     }
 }
