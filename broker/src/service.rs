@@ -227,7 +227,11 @@ impl Broker {
                     })?
             }
         };
-        let out = self.allocations.deploy(user, mode, &offer, req).await?;
+        let listed_at = snap.built_at.timestamp_millis();
+        let out = self
+            .allocations
+            .deploy(user, mode, &offer, listed_at, req)
+            .await?;
         self.job_wake.notify_one();
         self.dispatcher.nudge();
         Ok(out)

@@ -1,1 +1,268 @@
-//! Test support.
+//! Support for the end-to-end tests: start the real application on a free loopback port
+//! over a fresh database (SQLite by default; PostgreSQL when `GPUBROKER_TEST_POSTGRES` holds
+//! a server URL such as `postgres://postgres@127.0.0.1:5432/test`), and a small API client.
+//!
+//! Every server started here binds 127.0.0.1:0 and stops when the test drops it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use portal_api::config::Config;
+use portal_api::server::Server;
+use serde_json::{json, Value};
+
+pub const ADMIN_EMAIL: &str = "admin@e2e.test";
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+pub const DEMO_EMAIL: &str = "demo@e2e.test";
+pub const DEMO_PASSWORD: &str = "demo-password-1";
+
+/// Which database the suite runs on.
+pub fn postgres_base() -> Option<String> {
+    std::env::var("GPUBROKER_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// A fresh, empty database URL for one test (and the data dir it may use).
+pub async fn fresh_database(dir: &std::path::Path) -> Result<String> {
+    match postgres_base() {
+        None => Ok(format!("sqlite://{}", dir.join("gpubroker.db").display())),
+        Some(base) => {
+            use sqlx::Connection;
+            let name = format!("gb_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&base)
+                .await
+                .context("connecting to the test PostgreSQL")?;
+            sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await?;
+            let (prefix, _) = base
+                .rsplit_once('/')
+                .context("postgres URL without a database")?;
+            Ok(format!("{prefix}/{name}"))
+        }
+    }
+}
+
+/// A temporary directory removed on drop.
+#[derive(Debug)]
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> Result<TempDir> {
+        let p =
+            std::env::temp_dir().join(format!("gpubroker-e2e-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&p)?;
+        Ok(TempDir(p))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running application for one test.
+pub struct App {
+    pub server: Server,
+    pub url: String,
+    pub http: reqwest::Client,
+    pub database_url: String,
+    pub dir: TempDir,
+}
+
+/// The configuration `spawn_app` uses (free port, temp data dir, fixed logins).
+pub fn config(dir: &std::path::Path, database_url: &str) -> Config {
+    Config {
+        listen: "127.0.0.1:0"
+            .parse()
+            .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        data_dir: dir.to_path_buf(),
+        database_url: Some(database_url.to_string()),
+        admin_email: Some(ADMIN_EMAIL.into()),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        demo_email: Some(DEMO_EMAIL.into()),
+        demo_password: Some(DEMO_PASSWORD.into()),
+        ..Config::default()
+    }
+}
+
+/// Starts the application in-process over a fresh database.
+pub async fn spawn_app() -> Result<App> {
+    let dir = TempDir::new()?;
+    let database_url = fresh_database(&dir.0).await?;
+    let server = portal_api::server::start(&config(&dir.0, &database_url)).await?;
+    let url = server.url();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    Ok(App {
+        server,
+        url,
+        http,
+        database_url,
+        dir,
+    })
+}
+
+/// A JSON response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl App {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Resp> {
+        let mut req = self.http.request(method, format!("{}{}", self.url, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok(Resp {
+            status,
+            body,
+            headers,
+        })
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Result<Resp> {
+        self.call(reqwest::Method::GET, path, token, None, &[])
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Result<Resp> {
+        self.call(reqwest::Method::POST, path, token, Some(body), &[])
+            .await
+    }
+
+    /// Signs in and returns the access token.
+    pub async fn login(&self, email: &str, password: &str) -> Result<String> {
+        let r = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": email, "password": password}),
+            )
+            .await?;
+        if r.status != 200 {
+            bail!("login failed: {} {}", r.status, r.body);
+        }
+        Ok(r.body["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// Registers a new user and returns the access token.
+    pub async fn register(&self, email: &str) -> Result<String> {
+        let r = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({"email": email, "password": "a-good-password"}),
+            )
+            .await?;
+        if r.status != 201 {
+            bail!("register failed: {} {}", r.status, r.body);
+        }
+        Ok(r.body["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    pub async fn admin_token(&self) -> Result<String> {
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    /// Sets a parameter as admin.
+    pub async fn set_param(&self, admin: &str, key: &str, body: Value) -> Result<Resp> {
+        self.call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/admin/params/{key}"),
+            Some(admin),
+            Some(body),
+            &[],
+        )
+        .await
+    }
+
+    /// Polls a deployment until its state is `want` (or a terminal surprise), up to `secs`.
+    pub async fn wait_state(&self, token: &str, id: &str, want: &str, secs: u64) -> Result<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let r = self
+                .get(&format!("/api/v1/deployments/{id}"), Some(token))
+                .await?;
+            let st = r.body["state"].as_str().unwrap_or_default().to_string();
+            if st == want {
+                return Ok(r.body);
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!(
+                    "deployment {id} is `{st}`, not `{want}`, after {secs}s: {}",
+                    r.body
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// The activation token from the newest activation mail to `email`.
+    pub async fn activation_token(
+        &self,
+        admin: &str,
+        email: &str,
+        deployment: &str,
+    ) -> Result<String> {
+        let r = self
+            .get(&format!("/api/v1/admin/outbox?to={email}"), Some(admin))
+            .await?;
+        for m in r.body["items"].as_array().into_iter().flatten() {
+            let text = m["body_text"].as_str().unwrap_or_default();
+            if m["kind"] == "activation" && text.contains(deployment) {
+                if let Some(t) = text.split("token=").nth(1) {
+                    return Ok(t.split_whitespace().next().unwrap_or_default().to_string());
+                }
+            }
+        }
+        bail!("no activation mail for {deployment} in {}", r.body)
+    }
+
+    /// Some offer with free capacity matching the query string.
+    pub async fn pick_offer(&self, query: &str) -> Result<Value> {
+        let r = self
+            .get(
+                &format!("/api/v1/offers?available=true&limit=1&{query}"),
+                None,
+            )
+            .await?;
+        r.body["items"]
+            .get(0)
+            .cloned()
+            .context("no offer available")
+    }
+
+    pub async fn stop(self) {
+        self.server.shutdown().await;
+    }
+}

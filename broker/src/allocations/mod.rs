@@ -244,12 +244,17 @@ impl Allocations {
     /// Creates an allocation in `requested` and queues its provisioning, enforcing inside one
     /// transaction: idempotency, the user's concurrency limit and the offer's free capacity.
     /// Returns the allocation and whether it was created now (false: an idempotent replay).
+    ///
+    /// `listed_at_ms` is when `offer.available` was read: live allocations on the offer that
+    /// changed since then (or have no instance yet) are not reflected in it and are counted
+    /// against it, so the last unit goes to exactly one request.
     #[instrument(skip_all, fields(user = %user.id, offer = %offer.id))]
     pub async fn deploy(
         &self,
         user: &User,
         mode: Mode,
         offer: &Offer,
+        listed_at_ms: i64,
         req: &DeployRequest,
     ) -> Result<(Allocation, bool)> {
         req.validate()?;
@@ -309,9 +314,11 @@ impl Allocations {
             ));
         }
         let (in_flight,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM allocations WHERE offer_id = $1 AND state IN ('requested', 'provisioning') AND instance_id IS NULL",
+            "SELECT COUNT(*) FROM allocations WHERE offer_id = $1 AND live = 1 \
+             AND (instance_id IS NULL OR updated_at >= $2)",
         )
         .bind(&offer.id.0)
+        .bind(listed_at_ms)
         .fetch_one(&mut *tx)
         .await?;
         if in_flight >= i64::from(offer.available) {

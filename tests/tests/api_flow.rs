@@ -1,0 +1,264 @@
+//! The API walk a new user takes, and the rules around it, against the real router on a
+//! fresh database (SQLite, or PostgreSQL when GPUBROKER_TEST_POSTGRES is set).
+
+use gpubroker_e2e::{spawn_app, DEMO_EMAIL, DEMO_PASSWORD};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_user_browses_deploys_activates_and_releases_a_gpu() {
+    let app = spawn_app().await.unwrap();
+    let admin = app.admin_token().await.unwrap();
+    let me = app.login(DEMO_EMAIL, DEMO_PASSWORD).await.unwrap();
+
+    // Browse with filters: H100 offers with free capacity, cheapest per GPU first.
+    let r = app
+        .get(
+            "/api/v1/offers?gpu=H100-SXM&min_gpus=1&available=true&sort=price_per_gpu&limit=5",
+            Some(&me),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let items = r.body["items"].as_array().unwrap();
+    assert!(!items.is_empty());
+    assert!(items
+        .iter()
+        .all(|o| o["gpu_model"] == "H100-SXM" && o["available"].as_u64().unwrap() > 0));
+    let prices: Vec<f64> = items
+        .iter()
+        .map(|o| o["price_per_gpu_hour"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(prices.windows(2).all(|w| w[0] <= w[1]), "{prices:?}");
+    let offer = &items[0];
+
+    // Deploy it.
+    let d = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/deployments",
+            Some(&me),
+            Some(json!({"offer_id": offer["id"], "disk_gib": 200})),
+            &[("Idempotency-Key", "walk-1")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.status, 201, "{}", d.body);
+    assert_eq!(d.body["state"], "requested");
+    assert_eq!(d.body["quoted_price_per_hour"], offer["price_per_hour"]);
+    let id = d.body["id"].as_str().unwrap().to_string();
+
+    // Provisioning finishes; the deployment waits for activation.
+    let ready = app.wait_state(&me, &id, "ready", 30).await.unwrap();
+    assert!(
+        ready["connection"].is_null(),
+        "connection details only after activation"
+    );
+
+    // The activation link arrives in the sandbox outbox; redeem it.
+    let token = app.activation_token(&admin, DEMO_EMAIL, &id).await.unwrap();
+    let act = app
+        .post(
+            &format!("/api/v1/deployments/{id}/activate"),
+            None,
+            json!({"token": token}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(act.status, 200, "{}", act.body);
+    assert_eq!(act.body["state"], "active");
+    assert!(act.body["connection"]["ssh_host"]
+        .as_str()
+        .unwrap()
+        .contains("sandbox"));
+    assert!(act.body["connection"]["ssh_port"].as_u64().unwrap() > 0);
+
+    // The link works once.
+    let again = app
+        .post(
+            &format!("/api/v1/deployments/{id}/activate"),
+            None,
+            json!({"token": token}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.status, 409, "{}", again.body);
+
+    // Release; it becomes released only once the provider confirms.
+    let rel = app
+        .post(
+            &format!("/api/v1/deployments/{id}/release"),
+            Some(&me),
+            json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rel.status, 202, "{}", rel.body);
+    assert_eq!(rel.body["state"], "releasing");
+    app.wait_state(&me, &id, "released", 30).await.unwrap();
+
+    // It is in my list, with its history of events reflected in the state.
+    let list = app.get("/api/v1/deployments", Some(&me)).await.unwrap();
+    assert!(list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["id"] == id && d["state"] == "released"));
+    assert!(list.body.get("next_cursor").is_some());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn ready_passes_straight_to_active_when_activation_is_not_required() {
+    let app = spawn_app().await.unwrap();
+    let admin = app.admin_token().await.unwrap();
+    let r = app
+        .set_param(
+            &admin,
+            "allocation.require_activation",
+            json!({"value": false, "reason": "e2e"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let me = app.login(DEMO_EMAIL, DEMO_PASSWORD).await.unwrap();
+    let d = app
+        .post(
+            "/api/v1/deployments",
+            Some(&me),
+            json!({"best": {"gpu": "A100-80GB-SXM"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.status, 201, "{}", d.body);
+    let id = d.body["id"].as_str().unwrap();
+    let active = app.wait_state(&me, id, "active", 30).await.unwrap();
+    assert!(active["connection"]["ssh_user"].is_string());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn users_see_only_their_own_deployments_and_admins_see_all() {
+    let app = spawn_app().await.unwrap();
+    let admin = app.admin_token().await.unwrap();
+    let alice = app.register("alice@e2e.test").await.unwrap();
+    let bob = app.register("bob@e2e.test").await.unwrap();
+    let d = app
+        .post("/api/v1/deployments", Some(&alice), json!({"best": {}}))
+        .await
+        .unwrap();
+    assert_eq!(d.status, 201, "{}", d.body);
+    let id = d.body["id"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/api/v1/deployments/{id}"), Some(&bob))
+            .await
+            .unwrap()
+            .status,
+        404
+    );
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/deployments/{id}/release"),
+            Some(&bob),
+            json!({})
+        )
+        .await
+        .unwrap()
+        .status,
+        404
+    );
+    let bobs = app.get("/api/v1/deployments", Some(&bob)).await.unwrap();
+    assert_eq!(bobs.body["items"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        app.get(&format!("/api/v1/deployments/{id}"), Some(&admin))
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    let all = app.get("/api/v1/deployments", Some(&admin)).await.unwrap();
+    assert!(all.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["id"] == id));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn offers_pages_with_a_cursor_without_repeats() {
+    let app = spawn_app().await.unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = String::new();
+    for _ in 0..4 {
+        let r = app
+            .get(
+                &format!("/api/v1/offers?gpu=A100-80GB-SXM&sort=price&limit=7&cursor={cursor}"),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        for o in r.body["items"].as_array().unwrap() {
+            assert!(
+                seen.insert(o["id"].as_str().unwrap().to_string()),
+                "repeated {}",
+                o["id"]
+            );
+        }
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => break,
+        }
+    }
+    assert!(seen.len() >= 14);
+    // A cursor from another sort order is rejected, not misread.
+    let r = app
+        .get(
+            &format!("/api/v1/offers?sort=availability&cursor={cursor}"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["field"], "cursor");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn gpus_providers_and_offer_detail_describe_the_market() {
+    let app = spawn_app().await.unwrap();
+    let gpus = app.get("/api/v1/gpus", None).await.unwrap();
+    let h100 = gpus.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "H100-SXM")
+        .cloned()
+        .unwrap();
+    assert!(h100["fp16_tflops"].as_f64().unwrap() > 500.0);
+    assert!(h100["offer_count"].as_u64().unwrap() > 0);
+    let provs = app.get("/api/v1/providers", None).await.unwrap();
+    let items = provs.body["items"].as_array().unwrap();
+    assert!(items.len() >= 20, "{}", items.len());
+    assert!(items
+        .iter()
+        .all(|p| p["healthy"] == true && p["offer_count"].as_u64().unwrap() > 0));
+    let offer = app.pick_offer("gpu=L4").await.unwrap();
+    let id = offer["id"].as_str().unwrap();
+    let d = app
+        .get(&format!("/api/v1/offers/{id}"), None)
+        .await
+        .unwrap();
+    assert_eq!(d.status, 200, "{}", d.body);
+    assert_eq!(d.body["id"], offer["id"]);
+    assert_eq!(
+        d.body["explanation"]["contributions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
+    let missing = app.get("/api/v1/offers/nope:nothing", None).await.unwrap();
+    assert_eq!(missing.status, 404);
+    app.stop().await;
+}
