@@ -1,6 +1,6 @@
 //! Criterion benchmarks: scoring `n × 6` offers (`n` = 10 000, 100 000, 1 000 000; f64, one
 //! thread, vector normalisation, reused workspace), top-50 selection over 1 000 000 scores,
-//! and explaining those 50.
+//! and the whole ranking of 1 000 000 offers (score, select 50, explain them).
 //!
 //! Kept short (10 samples, ~2 s each) because CI only smoke-runs them:
 //! `cargo bench -p ranking -- --test`. Full run: `cargo bench -p ranking`.
@@ -67,22 +67,22 @@ fn score(c: &mut Criterion) {
 }
 
 #[expect(clippy::expect_used, reason = "constant, valid benchmark input")]
-fn select_and_explain(c: &mut Criterion) {
+fn select_and_rank(c: &mut Criterion) {
     let rows = 1_000_000;
     let topsis = topsis();
     let data = matrix(rows);
-    let scores = topsis.score(&data).expect("finite data");
-    let best = top_k(&scores, 50, |i| i);
+    let mut scores = topsis.score(&data).expect("finite data");
+    let mut workspace = Workspace::new();
     let mut group = configure(c);
     group.throughput(Throughput::Elements(rows as u64));
     group.bench_function("top_k_50_of_1000000", |b| {
         b.iter(|| top_k(black_box(&scores), 50, |i| i));
     });
-    group.bench_function("explain_top_50_of_1000000", |b| {
-        b.iter(|| topsis.explain_rows(black_box(&data), black_box(&best)));
+    group.bench_function("rank_top_50_of_1000000_x6", |b| {
+        b.iter(|| topsis.rank_into(black_box(&data), 50, |i| i, &mut workspace, &mut scores));
     });
     group.finish();
 }
 
-criterion_group!(benches, score, select_and_explain);
+criterion_group!(benches, score, select_and_rank);
 criterion_main!(benches);

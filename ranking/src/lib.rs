@@ -60,7 +60,8 @@
 //! factors, with no per-cell branches. Common criterion counts (1 to 8) use a const-generic
 //! kernel that works on tiles of 8 rows so the compiler vectorises it. [`Topsis::score_into`]
 //! with a reusable [`Workspace`] allocates nothing; [`top_k`] selects with a bounded heap
-//! (O(k) memory, never a full sort).
+//! (O(k) memory, never a full sort); [`Topsis::rank`] does both and explains the winners,
+//! with one `f64` per alternative (the scores) as its only O(n) memory.
 //!
 //! ```
 //! use ranking::{top_k, Criterion, Normalization, Topsis};
@@ -79,6 +80,11 @@
 //! let best = top_k(&scores, 2, |row| row); // tie-break key: here the row itself
 //! let why = topsis.explain_rows(&offers, &best)?;
 //! assert_eq!(why[0].closeness, scores[best[0]]);
+//!
+//! // The same in one call: two passes, a bounded selection, k explanations.
+//! let ranked = topsis.rank(&offers, 2, |row| row)?;
+//! assert_eq!(ranked[0].row, best[0]);
+//! assert_eq!(ranked[0].explanation, why[0]);
 //! # Ok::<(), ranking::Error>(())
 //! ```
 
@@ -90,7 +96,7 @@ mod topsis;
 
 pub use explain::Explanation;
 pub use select::top_k;
-pub use topsis::{Topsis, Workspace};
+pub use topsis::{Ranked, Topsis, Workspace};
 
 use thiserror::Error;
 

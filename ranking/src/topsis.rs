@@ -2,7 +2,7 @@
 
 use crate::columns::{self, ColumnStats, Reference};
 use crate::separation;
-use crate::{Criterion, Error, Explanation, Normalization};
+use crate::{top_k, Criterion, Error, Explanation, Normalization};
 
 /// A configured TOPSIS ranker: criteria (weights, directions) and a normalisation.
 #[derive(Debug, Clone)]
@@ -10,6 +10,15 @@ pub struct Topsis {
     criteria: Vec<Criterion>,
     weights: Vec<f64>,
     normalization: Normalization,
+}
+
+/// One alternative of a ranking: its row in the matrix and why it scored what it did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranked {
+    /// Row index in the matrix.
+    pub row: usize,
+    /// Closeness, distances and per-criterion contributions.
+    pub explanation: Explanation,
 }
 
 /// Scratch space for [`Topsis::score_into`]: O(criteria) memory, reused across calls so
@@ -143,6 +152,44 @@ impl Topsis {
         Ok(rows
             .iter()
             .map(|&r| Explanation::of_row(&matrix[r * cols..(r + 1) * cols], &workspace.references))
+            .collect())
+    }
+
+    /// The `k` best alternatives, best first (ties by `key` ascending, then by row), each
+    /// with its explanation: [`Topsis::score`], [`top_k`] and [`Topsis::explain_rows`] in
+    /// one go. Needs one `f64` per alternative (the scores) plus O(k + criteria).
+    pub fn rank<K: Ord>(
+        &self,
+        matrix: &[f64],
+        k: usize,
+        key: impl Fn(usize) -> K,
+    ) -> Result<Vec<Ranked>, Error> {
+        let mut scores = vec![0.0; self.rows(matrix)?];
+        self.rank_into(matrix, k, key, &mut Workspace::new(), &mut scores)
+    }
+
+    /// Like [`Topsis::rank`], reusing `workspace` and the caller's `scores` buffer (one slot
+    /// per row, left holding every row's closeness): two passes over the matrix, a bounded
+    /// selection, and `k` explanations, with no other allocation than the result.
+    pub fn rank_into<K: Ord>(
+        &self,
+        matrix: &[f64],
+        k: usize,
+        key: impl Fn(usize) -> K,
+        workspace: &mut Workspace,
+        scores: &mut [f64],
+    ) -> Result<Vec<Ranked>, Error> {
+        self.score_into(matrix, workspace, scores)?;
+        let cols = self.columns();
+        Ok(top_k(scores, k, key)
+            .into_iter()
+            .map(|row| Ranked {
+                row,
+                explanation: Explanation::of_row(
+                    &matrix[row * cols..(row + 1) * cols],
+                    &workspace.references,
+                ),
+            })
             .collect())
     }
 
@@ -294,6 +341,26 @@ mod tests {
             topsis.explain_rows(&matrix, &[0, 3]),
             Err(Error::RowOutOfRange { row: 3, rows: 3 })
         );
+    }
+
+    #[test]
+    fn rank_returns_the_best_rows_with_their_explanations() {
+        let topsis = cost_and_benefit();
+        // Rows 0 and 3 are identical and dominate the others.
+        let matrix = [1.0, 20.0, 2.0, 10.0, 3.0, 5.0, 1.0, 20.0];
+        let scores = topsis.score(&matrix).unwrap();
+        let ranked = topsis.rank(&matrix, 3, |row| row).unwrap();
+        let rows: Vec<usize> = ranked.iter().map(|r| r.row).collect();
+        assert_eq!(rows, [0, 3, 1]);
+        assert_eq!(rows, crate::top_k(&scores, 3, |row| row));
+        let explained = topsis.explain_rows(&matrix, &rows).unwrap();
+        for (r, e) in ranked.iter().zip(&explained) {
+            assert_eq!(&r.explanation, e);
+        }
+        let by_reverse_row = topsis.rank(&matrix, 2, std::cmp::Reverse).unwrap();
+        let rows: Vec<usize> = by_reverse_row.iter().map(|r| r.row).collect();
+        assert_eq!(rows, [3, 0]);
+        assert_eq!(topsis.rank(&[], 3, |row| row), Ok(vec![]));
     }
 
     #[test]
