@@ -11,7 +11,6 @@
 pub mod accounts;
 pub mod allocations;
 pub mod audit;
-pub mod clock;
 pub mod db;
 mod error;
 pub mod events;
@@ -22,9 +21,9 @@ pub mod params;
 pub mod service;
 pub mod tenants;
 
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Backend, Db};
 pub use error::{ConflictKind, Error, Result};
+pub use providers::clock::{self, Clock, ManualClock, SystemClock};
 pub use service::{Broker, BrokerConfig};
 
 /// A new random id (UUID v7: time-ordered, so ids sort by creation).

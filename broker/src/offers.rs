@@ -116,6 +116,19 @@ pub struct Snapshot {
     pub providers: Vec<ProviderStatus>,
 }
 
+/// A provider's reliability in `[0, 1]`: the observed share of provisionings that reached
+/// `ready`, smoothed with a neutral prior worth ten observations at 0.9 (so a provider with
+/// no history scores 0.9), halved while its latest listing failed (breaker history).
+pub fn reliability((ok, failed): (i64, i64), healthy: bool) -> f64 {
+    let (ok, failed) = (ok.max(0) as f64, failed.max(0) as f64);
+    let r = (ok + 9.0) / (ok + failed + 10.0);
+    if healthy {
+        r
+    } else {
+        r * 0.5
+    }
+}
+
 fn criteria_row(o: &Offer, reliability: f64) -> [f64; 6] {
     let price = o.price_per_gpu_hour.as_f64_dollars().max(1e-6);
     let perf = gpus::catalogue()
@@ -133,12 +146,15 @@ fn criteria_row(o: &Offer, reliability: f64) -> [f64; 6] {
 }
 
 impl Snapshot {
+    /// Builds a snapshot. `track_record` is each provider's observed provisioning record
+    /// (successes, failures); see [`reliability`].
     pub fn build(
         version: u64,
         built_at: DateTime<Utc>,
         mut offers: Vec<Offer>,
         providers: Vec<ProviderStatus>,
         weights: Weights,
+        track_record: &HashMap<ProviderId, (i64, i64)>,
     ) -> Result<Snapshot> {
         offers.sort_by(|a, b| a.id.cmp(&b.id));
         offers.dedup_by(|a, b| a.id == b.id);
@@ -146,12 +162,9 @@ impl Snapshot {
             providers.iter().map(|p| (&p.id, p.healthy)).collect();
         let mut matrix = Vec::with_capacity(offers.len() * CRITERIA.len());
         for o in &offers {
-            let rel = if health.get(&o.provider).copied().unwrap_or(true) {
-                1.0
-            } else {
-                0.5
-            };
-            matrix.extend_from_slice(&criteria_row(o, rel));
+            let healthy = health.get(&o.provider).copied().unwrap_or(true);
+            let record = track_record.get(&o.provider).copied().unwrap_or((0, 0));
+            matrix.extend_from_slice(&criteria_row(o, reliability(record, healthy)));
         }
         let scores = if offers.is_empty() {
             Vec::new()
@@ -666,6 +679,7 @@ impl OfferIndex {
         now: DateTime<Utc>,
         weights: Weights,
         timeout: Duration,
+        track_record: &HashMap<ProviderId, (i64, i64)>,
     ) -> Result<Arc<Snapshot>> {
         let mut set = tokio::task::JoinSet::new();
         for p in &self.providers {
@@ -725,7 +739,14 @@ impl OfferIndex {
         drop(last_good);
         statuses.sort_by(|a, b| a.id.cmp(&b.id));
         let version = self.snapshot().version + 1;
-        let snap = Arc::new(Snapshot::build(version, now, offers, statuses, weights)?);
+        let snap = Arc::new(Snapshot::build(
+            version,
+            now,
+            offers,
+            statuses,
+            weights,
+            track_record,
+        )?);
         match self.current.write() {
             Ok(mut g) => *g = Arc::clone(&snap),
             Err(p) => *p.into_inner() = Arc::clone(&snap),
@@ -756,6 +777,14 @@ mod tests {
                 other => panic!("{bad}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn reliability_starts_neutral_and_follows_the_record() {
+        assert!((reliability((0, 0), true) - 0.9).abs() < 1e-12);
+        assert!(reliability((100, 0), true) > 0.99);
+        assert!(reliability((0, 10), true) < 0.5);
+        assert!((reliability((0, 0), false) - 0.45).abs() < 1e-12);
     }
 
     #[test]

@@ -153,8 +153,9 @@ impl Broker {
         let weights = self.profile_weights(DEFAULT_TENANT, "balanced").await?;
         let ttl = self.params.int(params::CACHE_TTL, SYSTEM).await?;
         let timeout = Duration::from_secs(u64::try_from(ttl.clamp(1, 30)).unwrap_or(10));
+        let record = self.allocations.track_record(mode).await?;
         self.index(mode)
-            .refresh(self.clock.now(), weights, timeout)
+            .refresh(self.clock.now(), weights, timeout, &record)
             .await?;
         Ok(())
     }

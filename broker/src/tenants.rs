@@ -18,6 +18,13 @@ pub enum Mode {
 }
 
 impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Sandbox => "sandbox",
+            Mode::Live => "live",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Mode> {
         match s {
             "sandbox" => Some(Mode::Sandbox),

@@ -9,7 +9,6 @@ use anyhow::Context;
 use broker::accounts::Role;
 use broker::tenants::{Mode, DEFAULT_TENANT};
 use broker::{Broker, BrokerConfig, SystemClock};
-use chrono::Utc;
 use rand::Rng;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -113,8 +112,8 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
 
-    let market_clock: Arc<dyn sandbox::clock::Clock> = Arc::new(Utc::now);
-    let market = sandbox::Market::new(cfg.sandbox_seed, market_clock)?
+    let clock: Arc<dyn broker::Clock> = Arc::new(SystemClock);
+    let market = sandbox::Market::new(cfg.sandbox_seed, Arc::clone(&clock))?
         .with_state_file(cfg.data_dir.join("sandbox-market.json"))?;
     let market = Arc::new(market);
     let mut worlds = HashMap::new();
@@ -126,7 +125,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
             database_url: cfg.database_url(),
             base_url,
         },
-        Arc::new(SystemClock),
+        clock,
         worlds,
     )
     .await

@@ -10,7 +10,7 @@
 //! is integer micro-USD; a unit of capacity is consumed once per instance and returned once.
 
 pub mod catalog;
-pub mod clock;
+pub use providers::clock;
 pub mod market;
 pub mod pricing;
 pub mod provider;

@@ -43,6 +43,22 @@ pub async fn fresh_database(dir: &std::path::Path) -> Result<String> {
     }
 }
 
+/// The `gpubroker` binary built next to the running test (`target/<profile>/gpubroker`).
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("gpubroker"))
+        .unwrap_or_default();
+    assert!(
+        bin.exists(),
+        "build the server first (cargo build -p portal-api --bin gpubroker): {} is missing",
+        bin.display()
+    );
+    bin
+}
+
 /// A temporary directory removed on drop.
 #[derive(Debug)]
 pub struct TempDir(pub PathBuf);

@@ -2,26 +2,14 @@
 //! starting it again over the same database and data dir, finishes the job: nothing is
 //! stuck and nothing is provisioned twice.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use gpubroker_e2e::{
-    fresh_database, TempDir, ADMIN_EMAIL, ADMIN_PASSWORD, DEMO_EMAIL, DEMO_PASSWORD,
+    binary, fresh_database, TempDir, ADMIN_EMAIL, ADMIN_PASSWORD, DEMO_EMAIL, DEMO_PASSWORD,
 };
 use serde_json::{json, Value};
-
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let bin = dir.join("gpubroker");
-    assert!(
-        bin.exists(),
-        "build the server first (cargo build -p portal-api --bin gpubroker): {} is missing",
-        bin.display()
-    );
-    bin
-}
 
 struct Proc(Child);
 

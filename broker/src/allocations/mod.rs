@@ -327,10 +327,7 @@ impl Allocations {
                 "the last free unit of this offer was just taken",
             ));
         }
-        let mode_str = match mode {
-            Mode::Sandbox => "sandbox",
-            Mode::Live => "live",
-        };
+        let mode_str = mode.as_str();
         sqlx::query(
             "INSERT INTO allocations (id, tenant_id, user_id, mode, offer_id, provider, gpu_model, state, live, gpu_count, disk_gib, image, \
              quoted_price_micro, idempotency_key, request_hash, created_at, updated_at, ssh_public_key) \
@@ -796,6 +793,26 @@ impl Allocations {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Per provider: provisionings that reached `ready` (or later) and ones that failed.
+    pub async fn track_record(
+        &self,
+        mode: Mode,
+    ) -> Result<std::collections::HashMap<ProviderId, (i64, i64)>> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT provider, \
+             CAST(SUM(CASE WHEN state IN ('ready', 'active', 'releasing', 'released', 'release_failed') THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) AS BIGINT) \
+             FROM allocations WHERE mode = $1 GROUP BY provider",
+        )
+        .bind(mode.as_str())
+        .fetch_all(&self.db.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(p, ok, failed)| (ProviderId(p), (ok, failed)))
+            .collect())
     }
 
     /// The stored allocation (no access check: for jobs).

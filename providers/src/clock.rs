@@ -1,12 +1,30 @@
-//! The time source of the simulation, injected so tests are deterministic.
+//! Time as an injected dependency (`Clock`), shared by the broker and the simulated
+//! worlds, so behaviour that depends on time is deterministic under test.
 
 use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Duration, Utc};
 
-/// Where the market reads "now".
+/// A source of the current UTC time.
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
+
+    /// Unix milliseconds, the storage format of every timestamp.
+    fn now_ms(&self) -> i64 {
+        self.now().timestamp_millis()
+    }
+}
+
+impl std::fmt::Debug for dyn Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now())
+    }
+}
+
+/// Storage milliseconds back to a timestamp.
+pub fn from_ms(ms: i64) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
 /// The wall clock.
