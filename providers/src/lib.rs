@@ -6,6 +6,8 @@
 
 pub mod clock;
 pub mod gpus;
+pub mod http;
+pub mod lambda;
 pub mod money;
 pub mod offer;
 pub mod provider;

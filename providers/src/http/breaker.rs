@@ -1,0 +1,188 @@
+//! The per-provider circuit breaker: `failsafe`'s state machine with a consecutive-failure
+//! policy, plus an observable [`BreakerState`] for health pages.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use failsafe::failure_policy::{consecutive_failures, ConsecutiveFailures};
+use failsafe::{Config, Instrument, StateMachine};
+use serde::Serialize;
+
+/// The breaker as the API shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    /// Calls flow.
+    Closed,
+    /// Calls are refused until the backoff has passed.
+    Open,
+    /// The backoff has passed; the next call is a probe.
+    HalfOpen,
+}
+
+/// How long an open breaker stays open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerBackoff {
+    /// The same wait every time.
+    Constant(Duration),
+    /// `start`, doubling on every re-open, up to `max` (both at least one second).
+    Exponential { start: Duration, max: Duration },
+}
+
+/// When the breaker opens and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerPolicy {
+    /// Consecutive failed calls that open the breaker.
+    pub consecutive_failures: u32,
+    pub backoff: BreakerBackoff,
+}
+
+impl Default for BreakerPolicy {
+    fn default() -> Self {
+        Self {
+            consecutive_failures: 5,
+            backoff: BreakerBackoff::Exponential {
+                start: Duration::from_secs(10),
+                max: Duration::from_secs(300),
+            },
+        }
+    }
+}
+
+/// The backoff stream as `failsafe` wants it (an iterator of waits).
+#[derive(Debug, Clone)]
+pub(crate) enum Waits {
+    Constant(Duration),
+    Exponential(failsafe::backoff::Exponential),
+}
+
+impl Iterator for Waits {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        match self {
+            Waits::Constant(d) => Some(*d),
+            Waits::Exponential(e) => e.next(),
+        }
+    }
+}
+
+impl Waits {
+    fn of(backoff: BreakerBackoff) -> Self {
+        match backoff {
+            BreakerBackoff::Constant(d) => Waits::Constant(d),
+            BreakerBackoff::Exponential { start, max } => {
+                // failsafe refuses sub-second or inverted bounds; clamp instead of failing.
+                let start = start.max(Duration::from_secs(1));
+                let max = max.max(start);
+                Waits::Exponential(failsafe::backoff::exponential(start, max))
+            }
+        }
+    }
+}
+
+const CLOSED: u8 = 0;
+const OPEN: u8 = 1;
+const HALF_OPEN: u8 = 2;
+
+/// Records transitions so the state can be read without calling through the breaker.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Observed(Arc<AtomicU8>);
+
+impl Instrument for Observed {
+    fn on_call_rejected(&self) {}
+
+    fn on_open(&self) {
+        self.0.store(OPEN, Ordering::Relaxed);
+    }
+
+    fn on_half_open(&self) {
+        self.0.store(HALF_OPEN, Ordering::Relaxed);
+    }
+
+    fn on_closed(&self) {
+        self.0.store(CLOSED, Ordering::Relaxed);
+    }
+}
+
+/// One provider's breaker.
+#[derive(Debug, Clone)]
+pub(crate) struct Breaker {
+    machine: StateMachine<ConsecutiveFailures<Waits>, Observed>,
+    observed: Observed,
+}
+
+impl Breaker {
+    pub(crate) fn new(policy: BreakerPolicy) -> Self {
+        let observed = Observed::default();
+        let machine = Config::new()
+            .failure_policy(consecutive_failures(
+                policy.consecutive_failures.max(1),
+                Waits::of(policy.backoff),
+            ))
+            .instrument(observed.clone())
+            .build();
+        Self { machine, observed }
+    }
+
+    /// Whether a call may go out now (moves Open to HalfOpen once the wait is over).
+    pub(crate) fn permits(&self) -> bool {
+        self.machine.is_call_permitted()
+    }
+
+    pub(crate) fn record(&self, failed: bool) {
+        if failed {
+            self.machine.on_error();
+        } else {
+            self.machine.on_success();
+        }
+    }
+
+    /// The state after the last transition (an Open breaker whose wait is over reads Open
+    /// until the next call probes it).
+    pub(crate) fn state(&self) -> BreakerState {
+        match self.observed.0.load(Ordering::Relaxed) {
+            OPEN => BreakerState::Open,
+            HALF_OPEN => BreakerState::HalfOpen,
+            _ => BreakerState::Closed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breaker_opens_after_consecutive_failures_and_half_opens_after_the_wait() {
+        let b = Breaker::new(BreakerPolicy {
+            consecutive_failures: 2,
+            backoff: BreakerBackoff::Constant(Duration::from_millis(30)),
+        });
+        assert!(b.permits());
+        b.record(true);
+        assert_eq!(b.state(), BreakerState::Closed);
+        b.record(true);
+        assert_eq!(b.state(), BreakerState::Open);
+        assert!(!b.permits());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(b.permits());
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        b.record(false);
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn sub_second_exponential_bounds_are_clamped_not_fatal() {
+        let b = Breaker::new(BreakerPolicy {
+            consecutive_failures: 1,
+            backoff: BreakerBackoff::Exponential {
+                start: Duration::from_millis(1),
+                max: Duration::ZERO,
+            },
+        });
+        b.record(true);
+        assert_eq!(b.state(), BreakerState::Open);
+    }
+}

@@ -1,0 +1,515 @@
+//! The one HTTP engine every provider adapter goes through: authentication, a governor rate
+//! limiter, a failsafe circuit breaker, per-request timeouts, retries with jittered
+//! exponential backoff on idempotent calls (honouring `429 Retry-After`), the mapping of
+//! HTTP/transport outcomes to [`ProviderError`], a moka cache of offer listings with
+//! stale-if-error, and a `tracing` span per provider call with secrets redacted.
+//!
+//! An adapter is a [`Descriptor`] (data), wire DTOs and a pure wire → offer map; it never
+//! retries, sleeps, caches or logs credentials itself.
+//!
+//! Invariants: a [`Secret`] is only read when a request's headers are built, and never
+//! recorded in a span or error; non-idempotent calls (launch, terminate) go out at most once
+//! per [`Engine`] call; an offer listing served from the last good result says
+//! [`OfferSource::Stale`].
+
+mod breaker;
+mod descriptor;
+mod outcome;
+mod retry;
+mod secret;
+
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use thiserror::Error;
+use tracing::Instrument;
+
+pub use breaker::{BreakerBackoff, BreakerPolicy, BreakerState};
+pub use descriptor::{AuthScheme, Descriptor, ErrorClassifier, DEFAULT_RETRYABLE};
+pub use outcome::{retry_after, status_error, transport_error, Conflict};
+pub use retry::RetryPolicy;
+pub use secret::Secret;
+
+use crate::clock::{Clock, SystemClock};
+use crate::{Offer, OfferSource, ProviderError, ProviderId};
+
+/// How long an offer listing is served from cache unless told otherwise.
+pub const DEFAULT_OFFERS_TTL: Duration = Duration::from_secs(60);
+
+/// The result of a pure wire → offer map: the offers, and the GPU spellings it skipped
+/// because the catalogue does not know them (never guessed).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Mapped {
+    pub offers: Vec<Offer>,
+    pub unknown_gpus: Vec<String>,
+}
+
+/// Per-deployment settings of one provider's engine (the descriptor holds the vendor's).
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// Replaces the descriptor's base URL (sandbox fakes, regional endpoints).
+    pub base_url: Option<String>,
+    pub credentials: Option<Secret>,
+    pub offers_ttl: Duration,
+    pub retry: RetryPolicy,
+    pub breaker: BreakerPolicy,
+    /// Replaces the descriptor's timeout.
+    pub timeout: Option<Duration>,
+    /// Replaces the descriptor's quota.
+    pub quota_per_minute: Option<u32>,
+    /// Stamps `as_of` on offers.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("base_url", &self.base_url)
+            .field("credentials", &self.credentials)
+            .field("offers_ttl", &self.offers_ttl)
+            .field("retry", &self.retry)
+            .field("breaker", &self.breaker)
+            .field("timeout", &self.timeout)
+            .field("quota_per_minute", &self.quota_per_minute)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            credentials: None,
+            offers_ttl: DEFAULT_OFFERS_TTL,
+            retry: RetryPolicy::default(),
+            breaker: BreakerPolicy::default(),
+            timeout: None,
+            quota_per_minute: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// The engine could not be built.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error("invalid base URL `{0}`")]
+    BaseUrl(String),
+    #[error("HTTP client: {0}")]
+    Client(String),
+}
+
+/// HTTP methods the engine sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    fn as_reqwest(self) -> reqwest::Method {
+        match self {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Delete => reqwest::Method::DELETE,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// Whether a call may be repeated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Safe to repeat (GETs; read-only POST queries such as searches and GraphQL queries).
+    Idempotent,
+    /// Sent at most once (launch, terminate).
+    Once,
+}
+
+/// One request to a provider.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// A short operation name for spans (`list_offers`, `launch`).
+    pub op: &'static str,
+    pub method: Method,
+    /// Path below the base URL, starting with `/`.
+    pub path: String,
+    pub body: Option<serde_json::Value>,
+    pub idempotency: Idempotency,
+    pub conflict: Conflict,
+}
+
+impl Call {
+    /// A GET (idempotent).
+    pub fn get(op: &'static str, path: impl Into<String>) -> Self {
+        Self::new(op, Method::Get, path, None, Idempotency::Idempotent)
+    }
+
+    /// A POST with a JSON body, sent once unless marked [`Call::idempotent`].
+    pub fn post(
+        op: &'static str,
+        path: impl Into<String>,
+        body: &impl Serialize,
+    ) -> Result<Self, ProviderError> {
+        Ok(Self::new(
+            op,
+            Method::Post,
+            path,
+            Some(to_json(body)?),
+            Idempotency::Once,
+        ))
+    }
+
+    /// A PUT with a JSON body, sent once.
+    pub fn put(
+        op: &'static str,
+        path: impl Into<String>,
+        body: &impl Serialize,
+    ) -> Result<Self, ProviderError> {
+        Ok(Self::new(
+            op,
+            Method::Put,
+            path,
+            Some(to_json(body)?),
+            Idempotency::Once,
+        ))
+    }
+
+    /// A DELETE, sent once.
+    pub fn delete(op: &'static str, path: impl Into<String>) -> Self {
+        Self::new(op, Method::Delete, path, None, Idempotency::Once)
+    }
+
+    /// Marks a read-only call as safe to retry (a search or query sent as POST).
+    pub fn idempotent(mut self) -> Self {
+        self.idempotency = Idempotency::Idempotent;
+        self
+    }
+
+    /// What a 409 means for this call.
+    pub fn on_conflict(mut self, conflict: Conflict) -> Self {
+        self.conflict = conflict;
+        self
+    }
+
+    fn new(
+        op: &'static str,
+        method: Method,
+        path: impl Into<String>,
+        body: Option<serde_json::Value>,
+        idempotency: Idempotency,
+    ) -> Self {
+        Self {
+            op,
+            method,
+            path: path.into(),
+            body,
+            idempotency,
+            conflict: Conflict::default(),
+        }
+    }
+}
+
+fn to_json(body: &impl Serialize) -> Result<serde_json::Value, ProviderError> {
+    serde_json::to_value(body)
+        .map_err(|e| ProviderError::InvalidResponse(format!("request body: {e}")))
+}
+
+/// A failed attempt and whether another attempt may help.
+struct AttemptError {
+    error: ProviderError,
+    retry: bool,
+}
+
+/// The engine of one provider: shared by that provider's adapter for all its calls.
+pub struct Engine {
+    descriptor: Descriptor,
+    provider: ProviderId,
+    base_url: String,
+    credentials: Option<Secret>,
+    timeout: Duration,
+    retry: RetryPolicy,
+    clock: Arc<dyn Clock>,
+    http: reqwest::Client,
+    limiter: DefaultDirectRateLimiter,
+    breaker: breaker::Breaker,
+    offers: moka::future::Cache<(), Arc<Vec<Offer>>>,
+    last_good: Mutex<Option<Arc<Vec<Offer>>>>,
+    skipped_gpus: AtomicU64,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("provider", &self.provider)
+            .field("base_url", &self.base_url)
+            .field("credentials", &self.credentials)
+            .field("breaker", &self.breaker.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    pub fn new(descriptor: Descriptor, config: EngineConfig) -> Result<Self, EngineError> {
+        let base_url = config
+            .base_url
+            .unwrap_or_else(|| descriptor.base_url.to_string())
+            .trim_end_matches('/')
+            .to_string();
+        reqwest::Url::parse(&base_url).map_err(|_| EngineError::BaseUrl(base_url.clone()))?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("gpubroker/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| EngineError::Client(e.to_string()))?;
+        let per_minute = config
+            .quota_per_minute
+            .unwrap_or(descriptor.quota_per_minute);
+        let quota = Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(descriptor.burst).unwrap_or(NonZeroU32::MIN));
+        let ttl = config.offers_ttl.max(Duration::from_millis(1));
+        Ok(Self {
+            provider: ProviderId(descriptor.id.to_string()),
+            timeout: config.timeout.unwrap_or(descriptor.timeout),
+            descriptor,
+            base_url,
+            credentials: config.credentials,
+            retry: config.retry,
+            clock: config.clock,
+            http,
+            limiter: RateLimiter::direct(quota),
+            breaker: breaker::Breaker::new(config.breaker),
+            offers: moka::future::Cache::builder()
+                .max_capacity(1)
+                .time_to_live(ttl)
+                .build(),
+            last_good: Mutex::new(None),
+            skipped_gpus: AtomicU64::new(0),
+        })
+    }
+
+    pub fn descriptor(&self) -> &Descriptor {
+        &self.descriptor
+    }
+
+    pub fn provider_id(&self) -> &ProviderId {
+        &self.provider
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Now, by the injected clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn breaker_state(&self) -> BreakerState {
+        self.breaker.state()
+    }
+
+    /// Offers skipped so far because their GPU name is not in the catalogue.
+    pub fn skipped_gpus(&self) -> u64 {
+        self.skipped_gpus.load(Ordering::Relaxed)
+    }
+
+    /// Counts offers skipped for an unknown GPU name (and says which, once per listing).
+    pub fn count_skipped(&self, names: &[String]) {
+        if names.is_empty() {
+            return;
+        }
+        self.skipped_gpus
+            .fetch_add(names.len() as u64, Ordering::Relaxed);
+        tracing::debug!(provider = %self.provider, skipped = ?names, "unknown GPU names skipped");
+    }
+
+    /// Sends `call` and decodes a JSON response body into `T`.
+    pub async fn json<T: DeserializeOwned>(&self, call: Call) -> Result<T, ProviderError> {
+        self.run(call, |body| {
+            serde_json::from_slice(body)
+                .map_err(|e| ProviderError::InvalidResponse(format!("undecodable body: {e}")))
+        })
+        .await
+    }
+
+    /// Sends `call` and ignores the response body (a 2xx is all that matters).
+    pub async fn send(&self, call: Call) -> Result<(), ProviderError> {
+        self.run(call, |_| Ok(())).await
+    }
+
+    /// The offer listing: from cache while fresh (concurrent callers share one fetch), else
+    /// from `fetch`; when `fetch` fails, the last good listing marked
+    /// [`OfferSource::Stale`], or the error when there never was one.
+    pub async fn offers<F, Fut>(&self, fetch: F) -> Result<Vec<Offer>, ProviderError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<Offer>, ProviderError>>,
+    {
+        let fresh = self
+            .offers
+            .try_get_with((), async {
+                let offers = Arc::new(fetch().await?);
+                *self
+                    .last_good
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&offers));
+                Ok::<_, ProviderError>(offers)
+            })
+            .await;
+        match fresh {
+            Ok(offers) => Ok(offers.as_ref().clone()),
+            Err(e) => {
+                let last = self
+                    .last_good
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                match last {
+                    Some(offers) => {
+                        tracing::warn!(provider = %self.provider, error = %e, "serving stale offers");
+                        Ok(offers
+                            .iter()
+                            .cloned()
+                            .map(|mut o| {
+                                o.source = OfferSource::Stale;
+                                o
+                            })
+                            .collect())
+                    }
+                    None => Err(e.as_ref().clone()),
+                }
+            }
+        }
+    }
+
+    /// Forgets the cached listing (the next [`Engine::offers`] fetches).
+    pub async fn invalidate_offers(&self) {
+        self.offers.invalidate(&()).await;
+    }
+
+    async fn run<T>(
+        &self,
+        call: Call,
+        decode: impl Fn(&[u8]) -> Result<T, ProviderError>,
+    ) -> Result<T, ProviderError> {
+        let span = tracing::info_span!(
+            "provider_call",
+            provider = %self.provider,
+            op = call.op,
+            method = call.method.as_str(),
+            path = %call.path,
+            attempts = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        async {
+            let max = match call.idempotency {
+                Idempotency::Idempotent => self.retry.max_attempts.max(1),
+                Idempotency::Once => 1,
+            };
+            let mut attempt = 0;
+            let result = loop {
+                attempt += 1;
+                if !self.breaker.permits() {
+                    break Err(ProviderError::Transient("circuit breaker open".to_string()));
+                }
+                self.limiter.until_ready().await;
+                let outcome = self.attempt(&call, &decode).await;
+                self.breaker
+                    .record(matches!(&outcome, Err(e) if outcome::is_failure(&e.error)));
+                match outcome {
+                    Ok(v) => break Ok(v),
+                    Err(e) if e.retry && attempt < max => {
+                        let retry_after = match e.error {
+                            ProviderError::RateLimited { retry_after } => retry_after,
+                            _ => None,
+                        };
+                        let wait = self
+                            .retry
+                            .delay(attempt, retry_after, &mut rand::thread_rng());
+                        tracing::debug!(attempt, error = %e.error, ?wait, "retrying");
+                        tokio::time::sleep(wait).await;
+                    }
+                    Err(e) => break Err(e.error),
+                }
+            };
+            let span = tracing::Span::current();
+            span.record("attempts", attempt);
+            match &result {
+                Ok(_) => span.record("outcome", "ok"),
+                Err(e) => span.record("outcome", tracing::field::display(e)),
+            };
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn attempt<T>(
+        &self,
+        call: &Call,
+        decode: &impl Fn(&[u8]) -> Result<T, ProviderError>,
+    ) -> Result<T, AttemptError> {
+        let url = format!("{}{}", self.base_url, call.path);
+        let mut req = self
+            .http
+            .request(call.method.as_reqwest(), url)
+            .timeout(self.timeout);
+        if let Some(secret) = &self.credentials {
+            req = match self.descriptor.auth {
+                AuthScheme::Bearer => req.bearer_auth(secret.expose()),
+                AuthScheme::Header(name) => req.header(name, secret.expose()),
+                AuthScheme::Basic => req.basic_auth(secret.expose(), None::<&str>),
+                AuthScheme::None => req,
+            };
+        }
+        if let Some(body) = &call.body {
+            req = req.json(body);
+        }
+        let transport = |e: reqwest::Error| AttemptError {
+            error: transport_error(&e),
+            retry: true,
+        };
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        let after = retry_after(
+            resp.headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            self.retry.max_delay,
+        );
+        let body = resp.bytes().await.map_err(transport)?;
+        if (200..300).contains(&status) {
+            return decode(&body).map_err(|error| AttemptError {
+                error,
+                retry: false,
+            });
+        }
+        let error = self
+            .descriptor
+            .classify_error
+            .and_then(|classify| classify(status, &body))
+            .unwrap_or_else(|| status_error(status, call.conflict, after));
+        Err(AttemptError {
+            retry: self.descriptor.retryable_statuses.contains(&status),
+            error,
+        })
+    }
+}
