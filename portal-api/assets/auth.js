@@ -1,0 +1,40 @@
+// Login and registration: POST the credentials, keep the tokens, go where the visitor wanted.
+'use strict';
+
+document.addEventListener('DOMContentLoaded', () => {
+  const form = document.getElementById('login-form') || document.getElementById('register-form');
+  if (!form) return;
+  const registering = form.id === 'register-form';
+  const submit = form.querySelector('button[type=submit]');
+  const error = document.getElementById('auth-error');
+  const next = GB.safeNext(new URLSearchParams(location.search).get('next'), '/offers');
+  for (const a of document.querySelectorAll('#to-register, #to-login')) {
+    if (next !== '/offers') a.href = `${a.getAttribute('href')}?next=${encodeURIComponent(next)}`;
+  }
+  if (GB.session() && !registering) {
+    const note = GB.el('p', { class: 'notice', id: 'already' }, `You are logged in as ${GB.user().email}. `,
+      GB.el('a', { href: next }, 'Continue →'));
+    form.before(note);
+  }
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    GB.showError(error, null);
+    submit.disabled = true;
+    try {
+      const tokens = await GB.api(registering ? '/api/v1/auth/register' : '/api/v1/auth/login', {
+        method: 'POST',
+        auth: false,
+        body: {
+          email: document.getElementById('email').value.trim(),
+          password: document.getElementById('password').value,
+        },
+      });
+      GB.saveSession(tokens);
+      location.assign(next);
+    } catch (e) {
+      GB.showError(error, e, { email: 'email', password: 'password' });
+      submit.disabled = false;
+    }
+  });
+});

@@ -1,0 +1,215 @@
+//! The embedded web UI: server-rendered pages in one shared [`layout`], with small vanilla
+//! scripts that call the JSON API (the browser keeps the tokens in `localStorage`). Every
+//! asset is compiled into the binary ([`assets`]); there is no Node build.
+//!
+//! Invariants: every interpolated text goes through [`escape`]; pages carry no inline script
+//! or style, so a strict Content-Security-Policy holds; the UI reads domain state only through
+//! the broker (the landing page) or the public JSON API (everything else), never around it.
+
+mod assets;
+mod landing;
+mod layout;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use broker::tenants::{Mode, DEFAULT_TENANT};
+
+use crate::state::AppState;
+use layout::{Nav, Page};
+
+/// Escapes text for HTML element content and double-quoted attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes a query-string value (RFC 3986 unreserved characters pass through).
+pub fn encode_query_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The mode shown in the badge of pages rendered before we know who is looking: the
+/// default tenant's. Signed-in users' pages correct it from `/api/v1/me`.
+async fn default_mode(s: &AppState) -> Mode {
+    match s.broker.mode(DEFAULT_TENANT).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the default tenant's mode");
+            Mode::Sandbox
+        }
+    }
+}
+
+async fn landing(State(s): State<Arc<AppState>>) -> Response {
+    let mode = default_mode(&s).await;
+    let snap = s.broker.index(mode).snapshot();
+    Page {
+        title: "GPU marketplace",
+        nav: Nav::Home,
+        mode,
+        script: None,
+        body: landing::render(&snap),
+    }
+    .into_response()
+}
+
+/// A page whose body is a static fragment and whose behaviour is one script.
+async fn shell(
+    s: &AppState,
+    title: &'static str,
+    nav: Nav,
+    script: &'static str,
+    body: String,
+) -> Response {
+    Page {
+        title,
+        nav,
+        mode: default_mode(s).await,
+        script: Some(script),
+        body,
+    }
+    .into_response()
+}
+
+async fn login(State(s): State<Arc<AppState>>) -> Response {
+    shell(
+        &s,
+        "Log in",
+        Nav::Login,
+        "auth.js",
+        assets::LOGIN_HTML.to_string(),
+    )
+    .await
+}
+
+async fn register(State(s): State<Arc<AppState>>) -> Response {
+    shell(
+        &s,
+        "Create an account",
+        Nav::Register,
+        "auth.js",
+        assets::REGISTER_HTML.to_string(),
+    )
+    .await
+}
+
+async fn offers(State(s): State<Arc<AppState>>) -> Response {
+    let profiles: String = broker::offers::PROFILES
+        .iter()
+        .map(|p| format!("<option value=\"{0}\">{0}</option>", escape(p)))
+        .collect();
+    let body = assets::OFFERS_HTML.replace("{{profiles}}", &profiles);
+    shell(&s, "Marketplace", Nav::Offers, "offers.js", body).await
+}
+
+async fn offer(State(s): State<Arc<AppState>>) -> Response {
+    let images: String = broker::allocations::IMAGES
+        .iter()
+        .map(|i| format!("<option value=\"{0}\">{0}</option>", escape(i)))
+        .collect();
+    let body = assets::OFFER_HTML.replace("{{images}}", &images);
+    shell(&s, "Offer", Nav::Offers, "offer.js", body).await
+}
+
+async fn deployments(State(s): State<Arc<AppState>>) -> Response {
+    shell(
+        &s,
+        "My deployments",
+        Nav::Deployments,
+        "deployments.js",
+        assets::DEPLOYMENTS_HTML.to_string(),
+    )
+    .await
+}
+
+async fn activate(State(s): State<Arc<AppState>>) -> Response {
+    shell(
+        &s,
+        "Activate your deployment",
+        Nav::Deployments,
+        "activate.js",
+        assets::ACTIVATE_HTML.to_string(),
+    )
+    .await
+}
+
+async fn outbox(State(s): State<Arc<AppState>>) -> Response {
+    shell(
+        &s,
+        "Admin · Outbox",
+        Nav::Admin,
+        "admin.js",
+        assets::OUTBOX_HTML.to_string(),
+    )
+    .await
+}
+
+async fn params(State(s): State<Arc<AppState>>) -> Response {
+    shell(
+        &s,
+        "Admin · Parameters",
+        Nav::Admin,
+        "admin.js",
+        assets::PARAMS_HTML.to_string(),
+    )
+    .await
+}
+
+/// The UI's routes: pages, and the embedded assets under `/assets/`.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(landing))
+        .route("/login", get(login))
+        .route("/register", get(register))
+        .route("/offers", get(offers))
+        .route("/offers/{*id}", get(offer))
+        .route("/deployments", get(deployments))
+        .route("/activate/{id}", get(activate))
+        .route("/admin", get(outbox))
+        .route("/admin/outbox", get(outbox))
+        .route("/admin/params", get(params))
+        .route("/assets/{name}", get(assets::serve))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_neutralises_markup_and_quotes() {
+        assert_eq!(
+            escape(r#"<a href="x" onclick='y'>&</a>"#),
+            "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
+        );
+        assert_eq!(escape("H100 SXM × 8"), "H100 SXM × 8");
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(encode_query_value("H100 SXM"), "H100%20SXM");
+        assert_eq!(encode_query_value("a&b=c/é"), "a%26b%3Dc%2F%C3%A9");
+        assert_eq!(encode_query_value("RTX-4090_v1.~"), "RTX-4090_v1.~");
+    }
+}
