@@ -10,11 +10,13 @@
 //! is integer micro-USD; a unit of capacity is consumed once per instance and returned once.
 
 pub mod catalog;
+pub mod fakes;
 pub use providers::clock;
 pub mod market;
 pub mod pricing;
 pub mod provider;
 mod state;
+pub mod world;
 
 pub use state::StateFileError;
 

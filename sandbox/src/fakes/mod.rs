@@ -1,0 +1,188 @@
+//! Protocol-faithful fakes of GPU clouds: loopback axum servers that speak each vendor's
+//! real wire protocol (paths, auth, JSON shapes, status codes) over the shared [`Market`],
+//! so SANDBOX mode runs the real adapters and the real HTTP engine.
+//!
+//! Faults come from two places: the market's per-provider [`crate::Knobs`] (`latency`
+//! before every answer, `failure_rate` → HTTP 500, `out_of_capacity` → the vendor's
+//! capacity error), and fake-level [`FakeFaults`] for what only exists on the wire (bursts of
+//! 429 with `Retry-After`, garbage bodies, hanging requests).
+//!
+//! Invariants: a fake binds 127.0.0.1 only; it refuses requests without the expected
+//! credentials with 401; it never keeps state of its own beyond what the market holds.
+
+pub mod lambda;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use providers::ProviderId;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::market::Market;
+
+/// Wire-level faults a test or the sandbox operator can switch on at run time.
+#[derive(Debug, Default)]
+pub struct FakeFaults {
+    /// The next `n` requests get `429 Too Many Requests` with `Retry-After: 1`.
+    pub rate_limited: AtomicU32,
+    /// Successful answers carry a body that is not JSON.
+    pub garbage: AtomicBool,
+    /// Requests are never answered.
+    pub hang: AtomicBool,
+}
+
+impl FakeFaults {
+    /// Answers the next `n` requests with 429.
+    pub fn rate_limit_next(&self, n: u32) {
+        self.rate_limited.store(n, Ordering::SeqCst);
+    }
+
+    pub fn set_garbage(&self, on: bool) {
+        self.garbage.store(on, Ordering::SeqCst);
+    }
+
+    pub fn set_hang(&self, on: bool) {
+        self.hang.store(on, Ordering::SeqCst);
+    }
+}
+
+/// What every fake handler shares: the market, which provider it plays, the credential it
+/// accepts, and its wire faults.
+#[derive(Debug, Clone)]
+pub struct FakeContext {
+    pub market: Arc<Market>,
+    pub provider: ProviderId,
+    pub api_key: String,
+    pub faults: Arc<FakeFaults>,
+}
+
+impl FakeContext {
+    pub fn new(market: Arc<Market>, provider: &str, api_key: impl Into<String>) -> Self {
+        Self {
+            market,
+            provider: ProviderId(provider.to_string()),
+            api_key: api_key.into(),
+            faults: Arc::default(),
+        }
+    }
+}
+
+/// How a fake reads the credential from a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FakeAuth {
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+}
+
+/// Applies auth, latency, the market's failure rate and the wire faults before a handler.
+pub(crate) fn guarded(router: Router, ctx: FakeContext, auth: FakeAuth) -> Router {
+    router.layer(middleware::from_fn_with_state((ctx, auth), guard))
+}
+
+async fn guard(
+    State((ctx, auth)): State<(FakeContext, FakeAuth)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let ok = match auth {
+        FakeAuth::Bearer => presented == Some(format!("Bearer {}", ctx.api_key).as_str()),
+    };
+    if !ok {
+        return (StatusCode::UNAUTHORIZED, unauthorized_body(&ctx.provider)).into_response();
+    }
+    let knobs = ctx.market.knobs(&ctx.provider.0);
+    if !knobs.latency.is_zero() {
+        tokio::time::sleep(knobs.latency).await;
+    }
+    if ctx.faults.hang.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    let burst = ctx
+        .faults
+        .rate_limited
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+    if burst.is_ok() {
+        let mut r = (StatusCode::TOO_MANY_REQUESTS, "{}").into_response();
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    }
+    if ctx.market.fault(&ctx.provider.0).is_err() {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+    }
+    let resp = next.run(req).await;
+    if ctx.faults.garbage.load(Ordering::SeqCst) && resp.status().is_success() {
+        return (StatusCode::OK, Body::from("<html>502 Bad Gateway</html>")).into_response();
+    }
+    resp
+}
+
+fn unauthorized_body(provider: &ProviderId) -> String {
+    match provider.0.as_str() {
+        "lambda" => r#"{"error":{"code":"global/invalid-api-key","message":"API key was invalid, expired, or deleted."}}"#.to_string(),
+        _ => r#"{"error":"unauthorized"}"#.to_string(),
+    }
+}
+
+/// A running fake: stops when dropped.
+#[derive(Debug)]
+pub struct FakeServer {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl FakeServer {
+    /// Serves `router` on an ephemeral loopback port.
+    pub async fn start(router: Router) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, router).with_graceful_shutdown(async {
+                let _ = rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "fake server stopped");
+            }
+        });
+        Ok(Self {
+            addr,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        // Hanging requests would hold a graceful shutdown open forever.
+        self.task.abort();
+    }
+}
+
+/// A JSON response with a status.
+pub(crate) fn json(status: StatusCode, value: serde_json::Value) -> Response {
+    (status, axum::Json(value)).into_response()
+}

@@ -1,0 +1,109 @@
+//! SANDBOX mode's outside world: the providers a sandbox tenant talks to. For every vendor
+//! with a protocol-faithful fake, the fake is started on loopback and the REAL adapter (real
+//! engine, breaker, cache) is pointed at it; the other providers are [`SimProvider`]s over
+//! the same market.
+//!
+//! Invariants: every provider of the market is present exactly once; no adapter built here
+//! can reach a non-loopback address (its base URL is a fake's).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use providers::http::{EngineConfig, EngineError, Secret};
+use providers::lambda::{Lambda, LambdaSettings};
+use providers::{Provider, ProviderId};
+use thiserror::Error;
+
+use crate::fakes::{self, FakeContext, FakeFaults, FakeServer};
+use crate::market::{display_name, Market};
+use crate::provider::SimProvider;
+
+/// Vendors served by a wire fake and a real adapter.
+pub const FAKED_VENDORS: &[&str] = &["lambda"];
+
+/// How the sandbox builds its world.
+#[derive(Debug, Clone)]
+pub struct WorldConfig {
+    /// Template for every adapter's engine (clock, TTL, retry, breaker); base URL and
+    /// credentials are set per fake.
+    pub engine: EngineConfig,
+    /// The key every fake accepts and every adapter presents.
+    pub api_key: String,
+}
+
+impl Default for WorldConfig {
+    fn default() -> Self {
+        Self {
+            engine: EngineConfig::default(),
+            api_key: "sandbox-key".to_string(),
+        }
+    }
+}
+
+/// The world could not be started.
+#[derive(Debug, Error)]
+pub enum WorldError {
+    #[error("starting a fake: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// The running fakes; dropping it stops them.
+#[derive(Debug, Default)]
+pub struct FakesHandle {
+    fakes: BTreeMap<String, (FakeServer, FakeContext)>,
+}
+
+impl FakesHandle {
+    /// The fake's root URL for `provider`, if it has one.
+    pub fn url(&self, provider: &str) -> Option<String> {
+        self.fakes.get(provider).map(|(s, _)| s.url())
+    }
+
+    /// The wire faults of `provider`'s fake.
+    pub fn faults(&self, provider: &str) -> Option<&Arc<FakeFaults>> {
+        self.fakes.get(provider).map(|(_, c)| &c.faults)
+    }
+
+    /// Providers served by a fake, sorted.
+    pub fn providers(&self) -> Vec<ProviderId> {
+        self.fakes.keys().map(|k| ProviderId(k.clone())).collect()
+    }
+}
+
+/// Starts the fakes and returns one provider per market provider (sorted by id): real
+/// adapters against the fakes for [`FAKED_VENDORS`], [`SimProvider`]s for the rest.
+pub async fn sandbox_providers(
+    market: Arc<Market>,
+    config: WorldConfig,
+) -> Result<(Vec<Arc<dyn Provider>>, FakesHandle), WorldError> {
+    let mut handle = FakesHandle::default();
+    let mut out: Vec<Arc<dyn Provider>> = Vec::new();
+    for id in market.provider_ids() {
+        let provider: Arc<dyn Provider> = match id.0.as_str() {
+            "lambda" => {
+                let ctx = FakeContext::new(Arc::clone(&market), "lambda", config.api_key.clone());
+                let server = FakeServer::start(fakes::lambda::router(ctx.clone())).await?;
+                let engine = engine_for(&config, format!("{}/api/v1", server.url()));
+                handle.fakes.insert(id.0.clone(), (server, ctx));
+                Arc::new(Lambda::new(engine, LambdaSettings::default())?)
+            }
+            _ => Arc::new(SimProvider::new(
+                Arc::clone(&market),
+                id.clone(),
+                display_name(&id.0),
+            )),
+        };
+        out.push(provider);
+    }
+    Ok((out, handle))
+}
+
+fn engine_for(config: &WorldConfig, base_url: String) -> EngineConfig {
+    EngineConfig {
+        base_url: Some(base_url),
+        credentials: Some(Secret::new(config.api_key.clone())),
+        ..config.engine.clone()
+    }
+}
