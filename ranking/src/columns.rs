@@ -57,24 +57,22 @@ impl Reference {
 pub(crate) fn scan(matrix: &[f64], cols: usize, stats: &mut Vec<ColumnStats>) {
     stats.clear();
     stats.resize(cols, ColumnStats::EMPTY);
-    match cols {
-        1 => scan_fixed::<1>(matrix, stats),
-        2 => scan_fixed::<2>(matrix, stats),
-        3 => scan_fixed::<3>(matrix, stats),
-        4 => scan_fixed::<4>(matrix, stats),
-        5 => scan_fixed::<5>(matrix, stats),
-        6 => scan_fixed::<6>(matrix, stats),
-        7 => scan_fixed::<7>(matrix, stats),
-        8 => scan_fixed::<8>(matrix, stats),
-        _ => scan_any(matrix, stats),
+    macro_rules! fixed {
+        ($($c:literal)*) => {
+            match cols {
+                $($c => scan_fixed::<$c>(matrix, stats),)*
+                _ => scan_any(matrix, stats),
+            }
+        };
     }
+    fixed!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
 }
 
 /// Tile kernel: `C × rows` independent accumulators per statistic, updated element-wise
 /// over contiguous memory, so the loop vectorises without shuffles.
 fn scan_fixed<const C: usize>(matrix: &[f64], stats: &mut [ColumnStats]) {
-    // At most 8 rows × 8 columns; only the first `C × rows` cells are used.
-    const MAX: usize = 64;
+    // `lcm(C, 8)` cells, at most 120 for C ≤ 16; only the first `C × rows` are used.
+    const MAX: usize = 128;
     let rows = const { tile_rows(C) };
     let cells = C * rows;
     let mut sum_sq = [0.0_f64; MAX];

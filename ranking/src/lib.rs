@@ -57,8 +57,10 @@
 //!
 //! Scoring reads the matrix exactly twice: pass 1 gathers each column's sum of squares,
 //! minimum and maximum; pass 2 computes both distances per row from precomputed per-column
-//! factors, with no per-cell branches. Common criterion counts (1 to 8) use a const-generic
-//! kernel that works on tiles of 8 rows so the compiler vectorises it. [`Topsis::score_into`]
+//! factors, with no per-cell branches. Criterion counts 1 to 16 use const-generic kernels
+//! (pass 1 on tiles whose cells fill whole 8-lane vectors; pass 2 in the loop shape that
+//! the target's vectoriser handles best) so the compiler vectorises them without `unsafe`;
+//! other counts use a plain row loop. [`Topsis::score_into`]
 //! with a reusable [`Workspace`] allocates nothing; [`top_k`] selects with a bounded heap
 //! (O(k) memory, never a full sort); [`Topsis::rank`] does both and explains the winners,
 //! with one `f64` per alternative (the scores) as its only O(n) memory.
