@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use providers::http::{EngineConfig, EngineError, Secret};
 use providers::lambda::{Lambda, LambdaSettings};
+use providers::vast::Vast;
 use providers::{Provider, ProviderId};
 use thiserror::Error;
 
@@ -19,7 +20,7 @@ use crate::market::{display_name, Market};
 use crate::provider::SimProvider;
 
 /// Vendors served by a wire fake and a real adapter.
-pub const FAKED_VENDORS: &[&str] = &["lambda"];
+pub const FAKED_VENDORS: &[&str] = &["lambda", "vast"];
 
 /// How the sandbox builds its world.
 #[derive(Debug, Clone)]
@@ -49,21 +50,34 @@ pub enum WorldError {
     Engine(#[from] EngineError),
 }
 
+/// One running fake and the API root its adapter uses.
+#[derive(Debug)]
+struct Running {
+    server: FakeServer,
+    ctx: FakeContext,
+    api_url: String,
+}
+
 /// The running fakes; dropping it stops them.
 #[derive(Debug, Default)]
 pub struct FakesHandle {
-    fakes: BTreeMap<String, (FakeServer, FakeContext)>,
+    fakes: BTreeMap<String, Running>,
 }
 
 impl FakesHandle {
     /// The fake's root URL for `provider`, if it has one.
     pub fn url(&self, provider: &str) -> Option<String> {
-        self.fakes.get(provider).map(|(s, _)| s.url())
+        self.fakes.get(provider).map(|r| r.server.url())
     }
 
     /// The wire faults of `provider`'s fake.
     pub fn faults(&self, provider: &str) -> Option<&Arc<FakeFaults>> {
-        self.fakes.get(provider).map(|(_, c)| &c.faults)
+        self.fakes.get(provider).map(|r| &r.ctx.faults)
+    }
+
+    /// The API root the adapter for `provider` is pointed at (`<url>/api/v1` for Lambda).
+    pub fn api_url(&self, provider: &str) -> Option<&str> {
+        self.fakes.get(provider).map(|r| r.api_url.as_str())
     }
 
     /// Providers served by a fake, sorted.
@@ -85,9 +99,28 @@ pub async fn sandbox_providers(
             "lambda" => {
                 let ctx = FakeContext::new(Arc::clone(&market), "lambda", config.api_key.clone());
                 let server = FakeServer::start(fakes::lambda::router(ctx.clone())).await?;
-                let engine = engine_for(&config, format!("{}/api/v1", server.url()));
-                handle.fakes.insert(id.0.clone(), (server, ctx));
+                let api_url = format!("{}/api/v1", server.url());
+                let engine = engine_for(&config, api_url.clone());
+                let running = Running {
+                    server,
+                    ctx,
+                    api_url,
+                };
+                handle.fakes.insert(id.0.clone(), running);
                 Arc::new(Lambda::new(engine, LambdaSettings::default())?)
+            }
+            "vast" => {
+                let ctx = FakeContext::new(Arc::clone(&market), "vast", config.api_key.clone());
+                let server = FakeServer::start(fakes::vast::router(ctx.clone())).await?;
+                let api_url = format!("{}/api/v0", server.url());
+                let engine = engine_for(&config, api_url.clone());
+                let running = Running {
+                    server,
+                    ctx,
+                    api_url,
+                };
+                handle.fakes.insert(id.0.clone(), running);
+                Arc::new(Vast::new(engine)?)
             }
             _ => Arc::new(SimProvider::new(
                 Arc::clone(&market),

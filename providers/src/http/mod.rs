@@ -13,6 +13,7 @@
 //! [`OfferSource::Stale`].
 
 mod breaker;
+pub mod decode;
 mod descriptor;
 mod outcome;
 mod retry;

@@ -11,6 +11,7 @@
 //! credentials with 401; it never keeps state of its own beyond what the market holds.
 
 pub mod lambda;
+pub mod vast;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -133,6 +134,7 @@ async fn guard(
 fn unauthorized_body(provider: &ProviderId) -> String {
     match provider.0.as_str() {
         "lambda" => r#"{"error":{"code":"global/invalid-api-key","message":"API key was invalid, expired, or deleted."}}"#.to_string(),
+        "vast" => r#"{"success":false,"error":"not_authorized","msg":"Invalid API key."}"#.to_string(),
         _ => r#"{"error":"unauthorized"}"#.to_string(),
     }
 }
