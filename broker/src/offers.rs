@@ -270,25 +270,24 @@ impl Snapshot {
         let total = cands.len();
         let picked = ranking::top_k(&vals, q.limit + 1, |j| self.offers[cands[j]].id.0.as_str());
         let more = picked.len() > q.limit;
+        let rows: Vec<usize> = picked.iter().take(q.limit).map(|&j| cands[j]).collect();
+        // Explanations only for the page's rows (statistics still from the whole snapshot).
         let explain = if q.explain {
             let r = weights.ranker()?;
             Some(
-                r.explain(&self.matrix)
+                r.explain_rows(&self.matrix, &rows)
                     .map_err(|e| Error::Internal(e.to_string()))?,
             )
         } else {
             None
         };
-        let items: Vec<RankedOffer> = picked
+        let items: Vec<RankedOffer> = rows
             .iter()
-            .take(q.limit)
-            .map(|&j| {
-                let i = cands[j];
-                RankedOffer {
-                    offer: self.offers[i].clone(),
-                    score: scores[i],
-                    explanation: explain.as_ref().map(|e| Explanation::from(&e[i])),
-                }
+            .enumerate()
+            .map(|(n, &i)| RankedOffer {
+                offer: self.offers[i].clone(),
+                score: scores[i],
+                explanation: explain.as_ref().map(|e| Explanation::from(&e[n])),
             })
             .collect();
         let next_cursor = if more {
@@ -320,12 +319,13 @@ impl Snapshot {
             .ok_or(Error::NotFound { what: "offer" })?;
         let r = weights.ranker()?;
         let e = r
-            .explain(&self.matrix)
+            .explain_rows(&self.matrix, &[i])
             .map_err(|e| Error::Internal(e.to_string()))?;
+        let e = e.first().ok_or(Error::NotFound { what: "offer" })?;
         Ok(RankedOffer {
             offer: self.offers[i].clone(),
-            score: e[i].closeness,
-            explanation: Some(Explanation::from(&e[i])),
+            score: e.closeness,
+            explanation: Some(Explanation::from(e)),
         })
     }
 }
@@ -336,8 +336,12 @@ pub struct Explanation {
     pub closeness: f64,
     pub distance_to_ideal: f64,
     pub distance_to_anti_ideal: f64,
-    /// Per criterion name: how much it pulled the offer toward the ideal (positive) or away.
+    /// Per criterion name: how much it moved the closeness from the neutral 0.5 (positive
+    /// helped, negative hurt); they add up to `closeness − 0.5`.
     pub contributions: Vec<(String, f64)>,
+    /// The criterion that helped this offer most, and the one that hurt it most.
+    pub helped_most: Option<String>,
+    pub hurt_most: Option<String>,
 }
 
 impl From<&ranking::Explanation> for Explanation {
@@ -351,6 +355,14 @@ impl From<&ranking::Explanation> for Explanation {
                 .zip(&e.contributions)
                 .map(|((n, _), v)| (n.to_string(), *v))
                 .collect(),
+            helped_most: e
+                .most_helpful()
+                .and_then(|j| CRITERIA.get(j))
+                .map(|c| c.0.to_string()),
+            hurt_most: e
+                .most_harmful()
+                .and_then(|j| CRITERIA.get(j))
+                .map(|c| c.0.to_string()),
         }
     }
 }

@@ -258,7 +258,94 @@ async fn gpus_providers_and_offer_detail_describe_the_market() {
             .len(),
         6
     );
+    // "Why is this offer #1?": the explanation adds up and names what helped most.
+    let r = app
+        .get("/api/v1/offers?explain=true&limit=3", None)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let top = &r.body["items"][0];
+    let e = &top["explanation"];
+    let sum: f64 = e["contributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c[1].as_f64().unwrap())
+        .sum();
+    assert!(
+        (sum - (e["closeness"].as_f64().unwrap() - 0.5)).abs() < 1e-9,
+        "{e}"
+    );
+    assert!((top["score"].as_f64().unwrap() - e["closeness"].as_f64().unwrap()).abs() < 1e-12);
+    assert!(e["helped_most"].is_string(), "{e}");
+    // Custom weights re-rank on the fly: price-only puts the cheapest per GPU-hour first.
+    let r = app
+        .get("/api/v1/offers?weights=price:1&limit=1", None)
+        .await
+        .unwrap();
+    let cheapest = app
+        .get("/api/v1/offers?sort=price_per_gpu&limit=1", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.body["items"][0]["price_per_gpu_hour"],
+        cheapest.body["items"][0]["price_per_gpu_hour"]
+    );
     let missing = app.get("/api/v1/offers/nope:nothing", None).await.unwrap();
     assert_eq!(missing.status, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_state_change_is_published_as_an_event_in_order() {
+    let app = spawn_app().await.unwrap();
+    let mut events = app.server.state.broker.dispatcher.subscribe();
+    let admin = app.admin_token().await.unwrap();
+    app.set_param(
+        &admin,
+        "allocation.require_activation",
+        json!({"value": false}),
+    )
+    .await
+    .unwrap();
+    let me = app.login(DEMO_EMAIL, DEMO_PASSWORD).await.unwrap();
+    let d = app
+        .post("/api/v1/deployments", Some(&me), json!({"best": {}}))
+        .await
+        .unwrap();
+    let id = d.body["id"].as_str().unwrap().to_string();
+    app.wait_state(&me, &id, "active", 30).await.unwrap();
+    app.post(
+        &format!("/api/v1/deployments/{id}/release"),
+        Some(&me),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    app.wait_state(&me, &id, "released", 30).await.unwrap();
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while seen.last().map(String::as_str) != Some("released")
+        && tokio::time::Instant::now() < deadline
+    {
+        if let Ok(Ok(ev)) =
+            tokio::time::timeout(std::time::Duration::from_millis(500), events.recv()).await
+        {
+            if ev.topic == "deployment.state" && ev.subject_id == id {
+                seen.push(ev.payload["to"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "requested",
+            "provisioning",
+            "ready",
+            "active",
+            "releasing",
+            "released"
+        ]
+    );
     app.stop().await;
 }
