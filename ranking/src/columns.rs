@@ -221,14 +221,19 @@ mod tests {
 
     #[test]
     fn fixed_and_generic_scans_agree_on_min_max_and_sums() {
-        let cols = 3;
-        let matrix: Vec<f64> = (0..cols * 37).map(|i| ((i * 7919) % 101) as f64).collect();
-        let fixed = scan_to_vec(&matrix, cols);
-        let mut generic = vec![ColumnStats::EMPTY; cols];
-        scan_any(&matrix, &mut generic);
-        for (f, g) in fixed.iter().zip(&generic) {
-            assert_eq!((f.min, f.max), (g.min, g.max));
-            assert!((f.sum_sq - g.sum_sq).abs() <= 1e-12 * g.sum_sq);
+        for cols in 1..=17 {
+            for rows in [1, 7, 37] {
+                let matrix: Vec<f64> = (0..cols * rows)
+                    .map(|i| ((i * 7919) % 101) as f64 - 20.0)
+                    .collect();
+                let fixed = scan_to_vec(&matrix, cols);
+                let mut generic = vec![ColumnStats::EMPTY; cols];
+                scan_any(&matrix, &mut generic);
+                for (f, g) in fixed.iter().zip(&generic) {
+                    assert_eq!((f.min, f.max), (g.min, g.max), "{cols} × {rows}");
+                    assert!((f.sum_sq - g.sum_sq).abs() <= 1e-12 * g.sum_sq);
+                }
+            }
         }
     }
 

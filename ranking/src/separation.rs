@@ -212,3 +212,47 @@ impl<const C: usize> Fixed<C> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kernel_matches_the_per_row_reference_bit_for_bit() {
+        for cols in 1..=FIXED_MAX + 1 {
+            let references: Vec<Reference> = (0..cols)
+                .map(|j| Reference {
+                    offset: if j % 3 == 0 { 0.5 } else { 0.0 },
+                    factor: 0.01 * (j + 1) as f64,
+                    ideal: 0.3,
+                    anti_ideal: -0.1,
+                })
+                .collect();
+            let without_offset: Vec<Reference> = references
+                .iter()
+                .map(|r| Reference { offset: 0.0, ..*r })
+                .collect();
+            for rows in [1, 8, 13, 64] {
+                let matrix: Vec<f64> = (0..rows * cols)
+                    .map(|i| ((i * 7919) % 97) as f64 / 7.0)
+                    .collect();
+                for refs in [&references, &without_offset] {
+                    let mut out = vec![f64::NAN; rows];
+                    score(&matrix, refs, &mut out);
+                    for (row, got) in matrix.chunks_exact(cols).zip(&out) {
+                        let (a, b) = row_sums(row, refs);
+                        assert_eq!(got.to_bits(), closeness(a, b).to_bits(), "{cols} × {rows}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn closeness_is_exact_at_the_ideal_the_anti_ideal_and_the_midpoint() {
+        assert_eq!(closeness(0.0, 2.0), 1.0);
+        assert_eq!(closeness(2.0, 0.0), 0.0);
+        assert_eq!(closeness(0.25, 0.25), 0.5);
+        assert_eq!(closeness(0.0, 0.0), 0.5);
+    }
+}
