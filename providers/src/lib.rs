@@ -12,6 +12,7 @@ pub mod money;
 pub mod offer;
 pub mod provider;
 pub mod regions;
+pub mod runpod;
 pub mod vast;
 
 pub use money::{MicroUsd, ParseMoneyError};

@@ -156,6 +156,9 @@ pub struct Call {
     pub body: Option<serde_json::Value>,
     pub idempotency: Idempotency,
     pub conflict: Conflict,
+    /// Another API root of the same provider (RunPod's REST host beside its GraphQL host);
+    /// `None` is the engine's base URL.
+    pub base: Option<String>,
 }
 
 impl Call {
@@ -205,6 +208,12 @@ impl Call {
         self
     }
 
+    /// Sends the call to another API root of the same provider (same limiter and breaker).
+    pub fn at(mut self, base: impl Into<String>) -> Self {
+        self.base = Some(base.into().trim_end_matches('/').to_string());
+        self
+    }
+
     /// What a 409 means for this call.
     pub fn on_conflict(mut self, conflict: Conflict) -> Self {
         self.conflict = conflict;
@@ -225,6 +234,7 @@ impl Call {
             body,
             idempotency,
             conflict: Conflict::default(),
+            base: None,
         }
     }
 }
@@ -468,7 +478,8 @@ impl Engine {
         call: &Call,
         decode: &impl Fn(&[u8]) -> Result<T, ProviderError>,
     ) -> Result<T, AttemptError> {
-        let url = format!("{}{}", self.base_url, call.path);
+        let base = call.base.as_deref().unwrap_or(&self.base_url);
+        let url = format!("{base}{}", call.path);
         let mut req = self
             .http
             .request(call.method.as_reqwest(), url)
