@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use providers::http::{EngineConfig, EngineError, Secret};
 use providers::lambda::{Lambda, LambdaSettings};
+use providers::runpod::{RunPod, RunPodSettings};
 use providers::vast::Vast;
 use providers::{Provider, ProviderId};
 use thiserror::Error;
@@ -20,7 +21,7 @@ use crate::market::{display_name, Market};
 use crate::provider::SimProvider;
 
 /// Vendors served by a wire fake and a real adapter.
-pub const FAKED_VENDORS: &[&str] = &["lambda", "vast"];
+pub const FAKED_VENDORS: &[&str] = &["lambda", "runpod", "vast"];
 
 /// How the sandbox builds its world.
 #[derive(Debug, Clone)]
@@ -108,6 +109,22 @@ pub async fn sandbox_providers(
                 };
                 handle.fakes.insert(id.0.clone(), running);
                 Arc::new(Lambda::new(engine, LambdaSettings::default())?)
+            }
+            "runpod" => {
+                let ctx = FakeContext::new(Arc::clone(&market), "runpod", config.api_key.clone());
+                let server = FakeServer::start(fakes::runpod::router(ctx.clone())).await?;
+                let api_url = server.url();
+                let settings = RunPodSettings {
+                    rest_base_url: format!("{api_url}/v1"),
+                };
+                let engine = engine_for(&config, api_url.clone());
+                let running = Running {
+                    server,
+                    ctx,
+                    api_url,
+                };
+                handle.fakes.insert(id.0.clone(), running);
+                Arc::new(RunPod::new(engine, settings)?)
             }
             "vast" => {
                 let ctx = FakeContext::new(Arc::clone(&market), "vast", config.api_key.clone());

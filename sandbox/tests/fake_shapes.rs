@@ -229,3 +229,65 @@ async fn the_vast_fake_answers_in_the_shape_of_the_real_samples() {
         ],
     );
 }
+
+#[tokio::test]
+async fn the_runpod_fake_answers_in_the_shape_of_the_real_samples() {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(Market::new(3, clock.clone()).unwrap());
+    let config = WorldConfig::default();
+    let key = config.api_key.clone();
+    let (providers, fakes) = sandbox_providers(market, config).await.unwrap();
+    let runpod = providers.iter().find(|p| p.id().0 == "runpod").unwrap();
+    let offer = runpod.list_offers().await.unwrap().remove(0);
+    let made = runpod
+        .provision(&ProvisionRequest {
+            allocation_id: "alloc-shape".into(),
+            offer_id: offer.id,
+            gpu_count: 1,
+            disk_gib: 100,
+            image: "ubuntu".into(),
+            ssh_public_key: None,
+        })
+        .await
+        .unwrap();
+    let base = fakes.api_url("runpod").unwrap();
+
+    let catalogue = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"query": "query { gpuTypes { id } }"}))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let pod = get(&format!("{base}/v1/pods/{}", made.id.0), &key).await;
+    let documented = fixture("runpod/rest-v1-create-pod-docs-example.json");
+
+    assert_same_shape(
+        &fixture("runpod/graphql-gpuTypes-lowestPrice.json"),
+        &catalogue,
+        &[
+            "data.gpuTypes",
+            "data.gpuTypes.*.id",
+            "data.gpuTypes.*.displayName",
+            "data.gpuTypes.*.memoryInGb?",
+            "data.gpuTypes.*.secureCloud?",
+            "data.gpuTypes.*.communityCloud?",
+            "data.gpuTypes.*.securePrice?",
+            "data.gpuTypes.*.communityPrice?",
+            "data.gpuTypes.*.lowestPrice?",
+            "data.gpuTypes.*.lowestPrice.uninterruptablePrice?",
+        ],
+    );
+    // The docs' 201 excerpt has no `name`, `publicIp` or `portMappings`: those rest on the
+    // docs' schema text only (see providers/src/runpod).
+    assert_same_shape(
+        &documented["response_201_excerpt"],
+        &pod,
+        &["id", "desiredStatus", "costPerHr?", "adjustedCostPerHr?"],
+    );
+}

@@ -86,7 +86,8 @@ async fn adapter_offers_through_the_fake_match_the_market() {
             let twin = market.iter().find(|m| {
                 m.gpu_model == o.gpu_model
                     && m.gpu_count == o.gpu_count
-                    && m.region == o.region
+                    // RunPod's catalogue is location-free ("any").
+                    && (m.region == o.region || o.region == "any")
                     && m.available > 0
             });
             assert!(twin.is_some(), "{vendor}: {} has no market twin", o.id);
@@ -170,10 +171,10 @@ async fn a_fake_refuses_requests_without_the_key() {
     for vendor in FAKED_VENDORS {
         let api = w.fakes.api_url(vendor).unwrap();
         // Each vendor's own spelling of its instance list.
-        let path = if *vendor == "vast" {
-            "/instances/"
-        } else {
-            "/instances"
+        let path = match *vendor {
+            "vast" => "/instances/",
+            "runpod" => "/v1/pods",
+            _ => "/instances",
         };
         let resp = reqwest::get(format!("{api}{path}")).await.unwrap();
         assert_eq!(resp.status().as_u16(), 401, "{vendor}");
