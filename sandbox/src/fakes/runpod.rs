@@ -192,7 +192,7 @@ async fn create_pod(State(ctx): State<FakeContext>, body: Option<Json<CreateBody
     let count = body.gpu_count.unwrap_or(1);
     let mut candidates: Vec<Offer> = on_demand(&ctx)
         .into_iter()
-        .filter(|o| o.gpu_count == count && body.gpu_type_ids.iter().any(|t| *t == o.gpu_model))
+        .filter(|o| o.gpu_count == count && body.gpu_type_ids.contains(&o.gpu_model))
         .filter(|o| o.available > 0)
         .collect();
     candidates.sort_by_key(|o| o.price_per_hour);
