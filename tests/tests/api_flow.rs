@@ -291,6 +291,27 @@ async fn gpus_providers_and_offer_detail_describe_the_market() {
         r.body["items"][0]["price_per_gpu_hour"],
         cheapest.body["items"][0]["price_per_gpu_hour"]
     );
+    // Users see the profiles' weights; an admin's change shows at once.
+    let p = app.get("/api/v1/ranking/profiles", None).await.unwrap();
+    let names: Vec<&str> = p.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["balanced", "cheapest", "training", "inference"]);
+    let admin = app.admin_token().await.unwrap();
+    let r = app
+        .set_param(
+            &admin,
+            "ranking.weights.cheapest",
+            json!({"value": "price:1"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let p = app.get("/api/v1/ranking/profiles", None).await.unwrap();
+    assert_eq!(p.body["items"][1]["weights"][0], json!(["price", 1.0]));
     let missing = app.get("/api/v1/offers/nope:nothing", None).await.unwrap();
     assert_eq!(missing.status, 404);
     app.stop().await;

@@ -76,10 +76,44 @@ async fn providers_list(
     }))
 }
 
+#[derive(Debug, Serialize)]
+struct ProfileView {
+    name: &'static str,
+    /// Criterion → weight, as the parameter `ranking.weights.<name>` holds them now.
+    weights: Vec<(&'static str, f64)>,
+    default: bool,
+}
+
+/// The TOPSIS weight profiles users can pick (admins tune them as parameters).
+async fn profiles(
+    State(s): State<Arc<AppState>>,
+    who: MaybeAuthed,
+) -> ApiResult<Json<Page<ProfileView>>> {
+    let tenant = tenant(&who);
+    let mut items = Vec::new();
+    for name in broker::offers::PROFILES {
+        let w = s.broker.profile_weights(&tenant, name).await?;
+        items.push(ProfileView {
+            name,
+            weights: broker::offers::CRITERIA
+                .iter()
+                .zip(w.0)
+                .map(|((c, _), v)| (*c, v))
+                .collect(),
+            default: name == "balanced",
+        });
+    }
+    Ok(Json(Page {
+        items,
+        next_cursor: None,
+    }))
+}
+
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/offers", get(list))
         .route("/api/v1/offers/{*id}", get(detail))
         .route("/api/v1/gpus", get(gpus))
         .route("/api/v1/providers", get(providers_list))
+        .route("/api/v1/ranking/profiles", get(profiles))
 }
