@@ -14,6 +14,7 @@ pub mod provider;
 pub mod regions;
 pub mod runpod;
 pub mod vast;
+pub mod verda;
 
 pub use money::{MicroUsd, ParseMoneyError};
 pub use offer::{Offer, OfferId, OfferSource, Pricing, ProviderId};

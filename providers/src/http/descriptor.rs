@@ -13,6 +13,10 @@ pub enum AuthScheme {
     Header(&'static str),
     /// `Authorization: Basic base64(<secret>:)` — the secret is the user name.
     Basic,
+    /// OAuth 2.0 client credentials: the secret is `client_id:client_secret`; the engine
+    /// exchanges it at `token_path` (JSON `grant_type=client_credentials`) for a bearer token,
+    /// caches it until shortly before `expires_in`, and fetches a new one after a 401.
+    OAuth2ClientCredentials { token_path: &'static str },
     /// No credentials (public catalogues).
     None,
 }

@@ -250,6 +250,20 @@ struct AttemptError {
     retry: bool,
 }
 
+/// A bearer token from an OAuth 2.0 exchange, and when to stop using it.
+struct Token {
+    access: Secret,
+    renew_at: std::time::Instant,
+}
+
+/// The token endpoint's answer.
+#[derive(serde::Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
 /// The engine of one provider: shared by that provider's adapter for all its calls.
 pub struct Engine {
     descriptor: Descriptor,
@@ -265,6 +279,7 @@ pub struct Engine {
     offers: moka::future::Cache<(), Arc<Vec<Offer>>>,
     last_good: Mutex<Option<Arc<Vec<Offer>>>>,
     skipped_gpus: AtomicU64,
+    token: tokio::sync::Mutex<Option<Token>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -313,6 +328,7 @@ impl Engine {
                 .build(),
             last_good: Mutex::new(None),
             skipped_gpus: AtomicU64::new(0),
+            token: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -357,6 +373,16 @@ impl Engine {
         self.run(call, |body| {
             serde_json::from_slice(body)
                 .map_err(|e| ProviderError::InvalidResponse(format!("undecodable body: {e}")))
+        })
+        .await
+    }
+
+    /// Sends `call` and returns the response body as text (APIs that answer a bare id).
+    pub async fn text(&self, call: Call) -> Result<String, ProviderError> {
+        self.run(call, |body| {
+            std::str::from_utf8(body)
+                .map(|s| s.trim().trim_matches('"').to_string())
+                .map_err(|_| ProviderError::InvalidResponse("body is not UTF-8".to_string()))
         })
         .await
     }
@@ -414,6 +440,61 @@ impl Engine {
     /// Forgets the cached listing (the next [`Engine::offers`] fetches).
     pub async fn invalidate_offers(&self) {
         self.offers.invalidate(&()).await;
+    }
+
+    /// The cached OAuth 2.0 bearer token, exchanged anew when missing or about to expire.
+    async fn access_token(
+        &self,
+        secret: &Secret,
+        token_path: &str,
+    ) -> Result<Secret, ProviderError> {
+        let mut cached = self.token.lock().await;
+        if let Some(t) = cached.as_ref() {
+            if std::time::Instant::now() < t.renew_at {
+                return Ok(t.access.clone());
+            }
+        }
+        let (client_id, client_secret) =
+            secret.expose().split_once(':').ok_or(ProviderError::Auth)?;
+        let body = serde_json::json!({
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+        });
+        let resp = self
+            .http
+            .post(format!("{}{token_path}", self.base_url))
+            .timeout(self.timeout)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| transport_error(&e))?;
+        let status = resp.status().as_u16();
+        let after = retry_after(
+            resp.headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            self.retry.max_delay,
+        );
+        let bytes = resp.bytes().await.map_err(|e| transport_error(&e))?;
+        if !(200..300).contains(&status) {
+            // A refused exchange is a credentials problem, whatever the status says.
+            return Err(match status {
+                400 | 401 | 403 => ProviderError::Auth,
+                _ => status_error(status, Conflict::Transient, after),
+            });
+        }
+        let answer: TokenAnswer = serde_json::from_slice(&bytes)
+            .map_err(|e| ProviderError::InvalidResponse(format!("token answer: {e}")))?;
+        // Renew a minute early (or at half-life for short tokens).
+        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600));
+        let margin = Duration::from_secs(60).min(lifetime / 2);
+        let access = Secret::new(answer.access_token);
+        *cached = Some(Token {
+            access: access.clone(),
+            renew_at: std::time::Instant::now() + (lifetime - margin),
+        });
+        Ok(access)
     }
 
     async fn run<T>(
@@ -489,6 +570,16 @@ impl Engine {
                 AuthScheme::Bearer => req.bearer_auth(secret.expose()),
                 AuthScheme::Header(name) => req.header(name, secret.expose()),
                 AuthScheme::Basic => req.basic_auth(secret.expose(), None::<&str>),
+                AuthScheme::OAuth2ClientCredentials { token_path } => {
+                    let token = self
+                        .access_token(secret, token_path)
+                        .await
+                        .map_err(|error| AttemptError {
+                            retry: error.is_retryable(),
+                            error,
+                        })?;
+                    req.bearer_auth(token.expose())
+                }
                 AuthScheme::None => req,
             };
         }
@@ -513,6 +604,10 @@ impl Engine {
                 error,
                 retry: false,
             });
+        }
+        if status == 401 {
+            // A revoked or expired OAuth token: the next attempt exchanges a new one.
+            *self.token.lock().await = None;
         }
         let error = self
             .descriptor

@@ -201,6 +201,16 @@ where
     P: Provider,
     F: Fn(EngineConfig) -> P,
 {
+    assert_error_mapping_after(&[], make).await;
+}
+
+/// [`assert_error_mapping`], with `preamble` answered first on every server (e.g. an OAuth
+/// token exchange, so the faults hit the data call itself).
+pub async fn assert_error_mapping_after<P, F>(preamble: &[Reply], make: F)
+where
+    P: Provider,
+    F: Fn(EngineConfig) -> P,
+{
     let cases: Vec<(Reply, fn(&ProviderError) -> bool, &str)> = vec![
         (Reply::json(401, "{}"), |e| *e == ProviderError::Auth, "401"),
         (Reply::json(403, "{}"), |e| *e == ProviderError::Auth, "403"),
@@ -250,6 +260,7 @@ where
     ];
     for (reply, expected, name) in cases {
         let server = Scripted::start(reply).await;
+        preamble.iter().cloned().for_each(|r| server.push(r));
         let provider = make(test_config(&server.url));
         let err = provider.list_offers().await.expect_err(name);
         assert!(expected(&err), "{name}: got {err:?}");
