@@ -64,7 +64,7 @@ pub(crate) fn offers(provider: &ProviderId, c: &Catalogue<'_>, now: DateTime<Utc
             };
             for a in availability
                 .iter()
-                .filter(|a| a.availabilities.iter().any(|x| *x == t.instance_type))
+                .filter(|a| a.availabilities.contains(&t.instance_type))
             {
                 let country = countries
                     .get(a.location_code.as_str())
