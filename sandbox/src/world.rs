@@ -13,6 +13,7 @@ use providers::http::{EngineConfig, EngineError, Secret};
 use providers::lambda::{Lambda, LambdaSettings};
 use providers::runpod::{RunPod, RunPodSettings};
 use providers::vast::Vast;
+use providers::verda::{Verda, VerdaSettings};
 use providers::{Provider, ProviderId};
 use thiserror::Error;
 
@@ -21,7 +22,7 @@ use crate::market::{display_name, Market};
 use crate::provider::SimProvider;
 
 /// Vendors served by a wire fake and a real adapter.
-pub const FAKED_VENDORS: &[&str] = &["lambda", "runpod", "vast"];
+pub const FAKED_VENDORS: &[&str] = &["lambda", "runpod", "vast", "verda"];
 
 /// How the sandbox builds its world.
 #[derive(Debug, Clone)]
@@ -138,6 +139,24 @@ pub async fn sandbox_providers(
                 };
                 handle.fakes.insert(id.0.clone(), running);
                 Arc::new(Vast::new(engine)?)
+            }
+            "verda" => {
+                let ctx = FakeContext::new(Arc::clone(&market), "verda", config.api_key.clone());
+                let server = FakeServer::start(fakes::verda::router(ctx.clone())).await?;
+                let api_url = format!("{}/v1", server.url());
+                let mut engine = engine_for(&config, api_url.clone());
+                engine.credentials = Some(Secret::new(format!(
+                    "{}:{}",
+                    fakes::verda::CLIENT_ID,
+                    config.api_key
+                )));
+                let running = Running {
+                    server,
+                    ctx,
+                    api_url,
+                };
+                handle.fakes.insert(id.0.clone(), running);
+                Arc::new(Verda::new(engine, VerdaSettings::default())?)
             }
             _ => Arc::new(SimProvider::new(
                 Arc::clone(&market),

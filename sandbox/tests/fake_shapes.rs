@@ -291,3 +291,60 @@ async fn the_runpod_fake_answers_in_the_shape_of_the_real_samples() {
         &["id", "desiredStatus", "costPerHr?", "adjustedCostPerHr?"],
     );
 }
+
+#[tokio::test]
+async fn the_verda_fake_answers_in_the_shape_of_the_real_samples() {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(Market::new(3, clock.clone()).unwrap());
+    let config = WorldConfig::default();
+    let key = config.api_key.clone();
+    let (_providers, fakes) = sandbox_providers(market, config).await.unwrap();
+    let base = fakes.api_url("verda").unwrap();
+    let token: Value = reqwest::Client::new()
+        .post(format!("{base}/oauth2/token"))
+        .json(&serde_json::json!({
+            "grant_type": "client_credentials",
+            "client_id": sandbox::fakes::verda::CLIENT_ID,
+            "client_secret": key,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bearer = token["access_token"].as_str().unwrap();
+
+    let types = get(&format!("{base}/instance-types"), bearer).await;
+    let locations = get(&format!("{base}/locations"), bearer).await;
+    let spot = get(&format!("{base}/instance-availability?isSpot=true"), bearer).await;
+
+    assert_same_shape(
+        &fixture("verda/instance-types.json"),
+        &types,
+        &[
+            "*.instance_type",
+            "*.price_per_hour",
+            "*.spot_price?",
+            "*.currency",
+            "*.model",
+            "*.name",
+            "*.gpu.number_of_gpus",
+            "*.gpu_memory.size_in_gigabytes",
+            "*.memory.size_in_gigabytes",
+            "*.cpu.number_of_cores",
+        ],
+    );
+    assert_same_shape(
+        &fixture("verda/locations.json"),
+        &locations,
+        &["*.code", "*.country_code?"],
+    );
+    assert_same_shape(
+        &fixture("verda/instance-availability.json"),
+        &spot,
+        &["*.location_code", "*.availabilities", "*.availabilities.*"],
+    );
+}

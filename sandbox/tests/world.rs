@@ -174,6 +174,7 @@ async fn a_fake_refuses_requests_without_the_key() {
         let path = match *vendor {
             "vast" => "/instances/",
             "runpod" => "/v1/pods",
+            "verda" => "/instances",
             _ => "/instances",
         };
         let resp = reqwest::get(format!("{api}{path}")).await.unwrap();

@@ -4,11 +4,11 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::wire::{Availability, InstanceType, InstanceWire, Location};
+use super::wire::{Availability, ErrorBody, InstanceType, InstanceWire, Location};
 use crate::http::{decode, Mapped};
 use crate::{
     gpus, regions, Connection, Instance, InstanceId, InstanceState, Offer, OfferId, OfferSource,
-    Pricing, ProviderId,
+    Pricing, ProviderError, ProviderId,
 };
 
 /// What one listing is made of.
@@ -156,5 +156,17 @@ pub(crate) fn instance(provider: &ProviderId, w: &InstanceWire) -> Instance {
         offer_id,
         state,
         connection,
+    }
+}
+
+/// Verda's `{"code": ..., "message": ...}` error bodies. The capacity code is an assumption
+/// (the SDK surfaces `code` without listing values), shared with the sandbox fake; verify it
+/// against the live API before relying on it.
+pub(crate) fn classify(_status: u16, body: &[u8]) -> Option<ProviderError> {
+    let e: ErrorBody = serde_json::from_slice(body).ok()?;
+    match e.code.as_str() {
+        "insufficient_resources" => Some(ProviderError::NoCapacity),
+        "unauthorized_request" | "invalid_client" => Some(ProviderError::Auth),
+        _ => None,
     }
 }

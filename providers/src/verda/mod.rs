@@ -41,7 +41,7 @@ pub fn descriptor() -> Descriptor {
         burst: 5,
         timeout: Duration::from_secs(30),
         retryable_statuses: DEFAULT_RETRYABLE,
-        classify_error: None,
+        classify_error: Some(map::classify),
     }
 }
 

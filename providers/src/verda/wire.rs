@@ -97,3 +97,10 @@ pub(crate) struct InstanceWire {
     #[serde(default)]
     pub is_spot: Option<bool>,
 }
+
+/// Error body: `{"code": "...", "message": "..."}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ErrorBody {
+    #[serde(default)]
+    pub code: String,
+}

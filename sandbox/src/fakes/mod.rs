@@ -13,6 +13,7 @@
 pub mod lambda;
 pub mod runpod;
 pub mod vast;
+pub mod verda;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -83,6 +84,8 @@ impl FakeContext {
 pub enum FakeAuth {
     /// `Authorization: Bearer <key>`.
     Bearer,
+    /// `Authorization: Bearer <token>` with the token the fake issued for the key (OAuth).
+    IssuedToken,
 }
 
 /// Applies auth, latency, the market's failure rate and the wire faults before a handler.
@@ -101,6 +104,9 @@ async fn guard(
         .and_then(|v| v.to_str().ok());
     let ok = match auth {
         FakeAuth::Bearer => presented == Some(format!("Bearer {}", ctx.api_key).as_str()),
+        FakeAuth::IssuedToken => {
+            presented == Some(format!("Bearer {}", verda::issued_token(&ctx.api_key)).as_str())
+        }
     };
     if !ok {
         return (StatusCode::UNAUTHORIZED, unauthorized_body(&ctx.provider)).into_response();
@@ -135,6 +141,7 @@ async fn guard(
 fn unauthorized_body(provider: &ProviderId) -> String {
     match provider.0.as_str() {
         "lambda" => r#"{"error":{"code":"global/invalid-api-key","message":"API key was invalid, expired, or deleted."}}"#.to_string(),
+        "verda" => r#"{"code":"unauthorized_request","message":"Invalid or expired access token."}"#.to_string(),
         "vast" => r#"{"success":false,"error":"not_authorized","msg":"Invalid API key."}"#.to_string(),
         _ => r#"{"error":"unauthorized"}"#.to_string(),
     }
