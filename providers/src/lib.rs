@@ -8,6 +8,7 @@ pub mod clock;
 pub mod gpus;
 pub mod http;
 pub mod lambda;
+pub mod maas;
 pub mod money;
 pub mod offer;
 pub mod provider;

@@ -17,6 +17,9 @@ pub enum AuthScheme {
     /// exchanges it at `token_path` (JSON `grant_type=client_credentials`) for a bearer token,
     /// caches it until shortly before `expires_in`, and fetches a new one after a 401.
     OAuth2ClientCredentials { token_path: &'static str },
+    /// OAuth 1.0a `PLAINTEXT` (Canonical MAAS): the secret is
+    /// `consumer_key:token_key:token_secret`; every request gets a fresh nonce and timestamp.
+    OAuth1Plaintext,
     /// No credentials (public catalogues).
     None,
 }

@@ -15,6 +15,7 @@
 mod breaker;
 pub mod decode;
 mod descriptor;
+pub mod oauth1;
 mod outcome;
 mod retry;
 mod secret;
@@ -154,6 +155,8 @@ pub struct Call {
     /// Path below the base URL, starting with `/`.
     pub path: String,
     pub body: Option<serde_json::Value>,
+    /// An `application/x-www-form-urlencoded` body (repeated keys allowed), instead of JSON.
+    pub form: Option<Vec<(String, String)>>,
     pub idempotency: Idempotency,
     pub conflict: Conflict,
     /// Another API root of the same provider (RunPod's REST host beside its GraphQL host);
@@ -180,6 +183,17 @@ impl Call {
             Some(to_json(body)?),
             Idempotency::Once,
         ))
+    }
+
+    /// A POST with a form body, sent once.
+    pub fn post_form(
+        op: &'static str,
+        path: impl Into<String>,
+        form: Vec<(String, String)>,
+    ) -> Self {
+        let mut call = Self::new(op, Method::Post, path, None, Idempotency::Once);
+        call.form = Some(form);
+        call
     }
 
     /// A PUT with a JSON body, sent once.
@@ -235,6 +249,7 @@ impl Call {
             idempotency,
             conflict: Conflict::default(),
             base: None,
+            form: None,
         }
     }
 }
@@ -580,11 +595,27 @@ impl Engine {
                         })?;
                     req.bearer_auth(token.expose())
                 }
+                AuthScheme::OAuth1Plaintext => {
+                    let nonce = format!("{:016x}", rand::random::<u64>());
+                    let header = oauth1::plaintext_header(
+                        secret.expose(),
+                        self.clock.now().timestamp(),
+                        &nonce,
+                    )
+                    .ok_or(AttemptError {
+                        error: ProviderError::Auth,
+                        retry: false,
+                    })?;
+                    req.header(reqwest::header::AUTHORIZATION, header)
+                }
                 AuthScheme::None => req,
             };
         }
         if let Some(body) = &call.body {
             req = req.json(body);
+        }
+        if let Some(form) = &call.form {
+            req = req.form(form);
         }
         let transport = |e: reqwest::Error| AttemptError {
             error: transport_error(&e),

@@ -45,6 +45,7 @@ impl Reply {
 pub struct Seen {
     pub method: String,
     pub path: String,
+    pub query: Option<String>,
     pub authorization: Option<String>,
     pub body: String,
 }
@@ -102,6 +103,7 @@ impl Scripted {
         self.seen.lock().unwrap().push(Seen {
             method: parts.method.to_string(),
             path: parts.uri.path().to_string(),
+            query: parts.uri.query().map(str::to_string),
             authorization: header(&parts.headers, "authorization"),
             body: String::from_utf8_lossy(&body).into_owned(),
         });
