@@ -187,3 +187,49 @@ fn the_engine_debug_output_never_shows_the_secret() {
     let e = engine(test_config("http://127.0.0.1:9"));
     assert!(!format!("{e:?}").contains("test-key"));
 }
+
+/// A writer that keeps everything the subscriber prints.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn provider_calls_are_traced_and_the_secret_never_reaches_the_logs() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = Scripted::start(Reply::json(401, "{}")).await;
+    server.push(Reply::json(503, ""));
+    let mut config = test_config(&server.url);
+    config.credentials = Some(providers::http::Secret::new("sk-live-very-secret"));
+    let e = engine(config);
+
+    let _ = e.json::<Value>(Call::get("probe", "/x")).await;
+    tracing::info!(engine = ?e, "engine state");
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("provider_call"), "{logs}");
+    assert!(
+        logs.contains("op=\"probe\"") || logs.contains("op=probe"),
+        "{logs}"
+    );
+    assert!(logs.contains("retrying"), "{logs}");
+    assert!(!logs.contains("sk-live-very-secret"), "{logs}");
+    assert!(logs.contains("redacted"), "{logs}");
+}
