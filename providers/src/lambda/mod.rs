@@ -9,7 +9,7 @@
 //!   `name`, then `GET /instances/{id}`; status `GET /instances/{id}`; list `GET /instances`;
 //!   release `POST /instance-operations/terminate`.
 //! - Auth: `Authorization: Bearer <api key>`. Errors: `{"error": {"code": ...}}`, read by
-//!   [`map::classify`] (`.../insufficient-capacity` → no capacity, `global/quota-exceeded` →
+//!   `map::classify` (`.../insufficient-capacity` → no capacity, `global/quota-exceeded` →
 //!   no quota).
 //! - Rate limit: about one request per second (docs); quota 60/min.
 

@@ -9,7 +9,7 @@
 //!   (`{"instances": {...}}`, `actual_status` null → loading → running); list
 //!   `GET /instances/`; release `DELETE /instances/{id}/`.
 //! - Auth: `Authorization: Bearer <api key>`. Errors: `{"success": false, "error": ...}`,
-//!   read by [`map::classify`] (`no_such_ask` → no capacity: someone rented it first).
+//!   read by `map::classify` (`no_such_ask` → no capacity: someone rented it first).
 //! - Rate limit: undocumented; 429s are frequent on instance calls (dstack), so the quota is
 //!   conservative.
 
