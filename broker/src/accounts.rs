@@ -297,7 +297,7 @@ impl Accounts {
         .await?
         .rows_affected();
         if used_at.is_some() || claimed == 0 {
-            let mut tx = self.db.pool.begin().await?;
+            let mut tx = self.db.begin().await?;
             sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL")
                 .bind(now)
                 .bind(&family)

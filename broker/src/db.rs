@@ -83,6 +83,18 @@ impl Db {
         Ok(Db { pool, backend })
     }
 
+    /// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so the transaction
+    /// holds the single writer lock from its first statement: a transaction that reads and
+    /// then writes can never fail to upgrade its lock while another writer commits (it waits
+    /// on the busy timeout instead). PostgreSQL gets a plain `BEGIN`.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(tx)
+    }
+
     /// Applies the backend's pending migrations.
     pub async fn migrate(&self) -> Result<()> {
         let migrator = match self.backend {

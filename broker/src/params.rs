@@ -377,7 +377,7 @@ impl Params {
         validate(d, &change.value)?;
         let now = self.clock.now_ms();
         let effective_at = change.effective_at.unwrap_or(now);
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let before = self.current_at_scope(&mut tx, d.key, &change.scope).await?;
         if d.key == MODE && before.as_ref() != Some(&change.value) {
             let target = change.value.as_str().unwrap_or_default();
@@ -444,7 +444,7 @@ impl Params {
             ));
         }
         let now = self.clock.now_ms();
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let before = self.current_at_scope(&mut tx, d.key, &scope).await?;
         let n = sqlx::query("DELETE FROM params WHERE key = $1 AND scope = $2 AND scope_id = $3")
             .bind(d.key)

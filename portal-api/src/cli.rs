@@ -331,6 +331,16 @@ fn print_deployment(d: &Value) {
     );
 }
 
+/// Prints `v` as pretty JSON (`--json`) or in its human form.
+fn show(json: bool, v: &Value, human: impl FnOnce(&Value)) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(v)?);
+    } else {
+        human(v);
+    }
+    Ok(())
+}
+
 /// Runs one client command against a server.
 pub async fn run_client(cmd: Command) -> anyhow::Result<()> {
     match cmd {
@@ -354,11 +364,9 @@ pub async fn run_client(cmd: Command) -> anyhow::Result<()> {
                     None,
                 )
                 .await?;
-            if client.json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                print_offers(&v);
-            }
+            show(client.json, &v, |v| {
+                print_offers(v);
+            })?;
         }
         Command::Deploy {
             client,
@@ -397,29 +405,25 @@ pub async fn run_client(cmd: Command) -> anyhow::Result<()> {
                     Some(("Idempotency-Key", &key)),
                 )
                 .await?;
-            if client.json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                print_deployment(&v);
+            show(client.json, &v, |v| {
+                print_deployment(v);
                 println!(
                     "(idempotency key {key}; the activation link arrives by mail when it is ready)"
                 );
-            }
+            })?;
         }
         Command::Deployments { client } => {
             let c = Client::new(&client, true).await?;
             let v = c
                 .send(reqwest::Method::GET, "/api/v1/deployments", None, None)
                 .await?;
-            if client.json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
+            show(client.json, &v, |v| {
                 v["items"]
                     .as_array()
                     .into_iter()
                     .flatten()
                     .for_each(print_deployment);
-            }
+            })?;
         }
         Command::Release { client, id } => {
             let c = Client::new(&client, true).await?;
@@ -431,11 +435,9 @@ pub async fn run_client(cmd: Command) -> anyhow::Result<()> {
                     None,
                 )
                 .await?;
-            if client.json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                print_deployment(&v);
-            }
+            show(client.json, &v, |v| {
+                print_deployment(v);
+            })?;
         }
         Command::Params {
             action: ParamsAction::Get { client, key },
@@ -446,9 +448,7 @@ pub async fn run_client(cmd: Command) -> anyhow::Result<()> {
                 None => "/api/v1/admin/params".into(),
             };
             let v = c.send(reqwest::Method::GET, &path, None, None).await?;
-            if client.json {
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
+            show(client.json, &v, |v| {
                 let items = v["items"]
                     .as_array()
                     .cloned()
@@ -461,7 +461,7 @@ pub async fn run_client(cmd: Command) -> anyhow::Result<()> {
                         p["default_value"]
                     );
                 }
-            }
+            })?;
         }
         Command::Params {
             action:

@@ -277,7 +277,7 @@ impl Allocations {
         }
         let now = self.clock.now_ms();
         let id = new_id();
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         // Take the write locks first (per user, per offer): concurrent requests serialize
         // here on PostgreSQL row locks and on SQLite's single writer.
         sqlx::query("UPDATE users SET lock_version = lock_version + 1 WHERE id = $1")
@@ -401,8 +401,7 @@ impl Allocations {
 
     /// One allocation, if `user` may see it (owners and admins).
     pub async fn get(&self, user: &User, id: &str) -> Result<Allocation> {
-        let mut conn = self.db.pool.acquire().await?;
-        let a = load_with(&mut conn, id).await?;
+        let a = self.load(id).await?;
         if a.user_id != user.id && user.role != Role::Admin {
             return Err(Error::NotFound { what: "deployment" });
         }
@@ -446,7 +445,7 @@ impl Allocations {
             return Ok(a);
         }
         let now = self.clock.now_ms();
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         step(&mut tx, now, &a, State::Releasing, None).await?;
         jobs::enqueue(&mut tx, now, jobs::Kind::Release, &a.id).await?;
         if a.state == State::ReleaseFailed {
@@ -474,7 +473,7 @@ impl Allocations {
     #[instrument(skip_all, fields(allocation = id))]
     pub async fn activate(&self, id: &str, token: &str) -> Result<Activated> {
         let now = self.clock.now_ms();
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let row: Option<(Option<String>, Option<i64>)> = sqlx::query_as(
             "SELECT activation_token_hash, activation_expires_at FROM allocations WHERE id = $1",
         )
@@ -522,13 +521,11 @@ impl Allocations {
         provider: Option<Arc<dyn Provider>>,
         allocation_id: &str,
     ) -> Result<Outcome> {
-        let mut conn = self.db.pool.acquire().await?;
-        let a = load_with(&mut conn, allocation_id).await?;
-        drop(conn);
+        let a = self.load(allocation_id).await?;
         let a = match a.state {
             State::Requested => {
                 let now = self.clock.now_ms();
-                let mut tx = self.db.pool.begin().await?;
+                let mut tx = self.db.begin().await?;
                 step(&mut tx, now, &a, State::Provisioning, None).await?;
                 let a = load_with(&mut tx, allocation_id).await?;
                 tx.commit().await?;
@@ -637,7 +634,7 @@ impl Allocations {
             .bind(&a.user_id)
             .fetch_one(&self.db.pool)
             .await?;
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let conn_json = inst
             .connection
             .as_ref()
@@ -697,7 +694,7 @@ impl Allocations {
 
     async fn fail(&self, a: &Allocation, reason: &str) -> Result<()> {
         let now = self.clock.now_ms();
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let a = load_with(&mut tx, &a.id).await?;
         if a.state.can_become(State::Failed) {
             step(&mut tx, now, &a, State::Failed, Some(reason)).await?;
@@ -714,9 +711,7 @@ impl Allocations {
         allocation_id: &str,
         error: &str,
     ) -> Result<()> {
-        let mut conn = self.db.pool.acquire().await?;
-        let a = load_with(&mut conn, allocation_id).await?;
-        drop(conn);
+        let a = self.load(allocation_id).await?;
         if let Some(p) = provider {
             if let Ok(Some(inst)) = p.find_by_allocation(&a.id).await {
                 let _ = p.release(&inst.id).await;
@@ -734,9 +729,7 @@ impl Allocations {
         provider: Option<Arc<dyn Provider>>,
         allocation_id: &str,
     ) -> Result<Outcome> {
-        let mut conn = self.db.pool.acquire().await?;
-        let a = load_with(&mut conn, allocation_id).await?;
-        drop(conn);
+        let a = self.load(allocation_id).await?;
         if a.state != State::Releasing {
             return Ok(Outcome::Done);
         }
@@ -770,7 +763,7 @@ impl Allocations {
             return Ok(Outcome::Wait(self.poll_interval().await));
         }
         let now = self.clock.now_ms();
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         step(&mut tx, now, &a, State::Released, None).await?;
         tx.commit().await?;
         Ok(Outcome::Done)
@@ -779,7 +772,7 @@ impl Allocations {
     /// Called when a release job is dead-lettered.
     pub async fn release_dead(&self, allocation_id: &str, error: &str) -> Result<()> {
         let now = self.clock.now_ms();
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin().await?;
         let a = load_with(&mut tx, allocation_id).await?;
         if a.state == State::Releasing {
             step(
