@@ -249,5 +249,16 @@ async fn wire_faults_drive_the_engine_retries_and_stale_listings() {
             "{vendor}: {err:?}"
         );
         faults.set_garbage(false);
+
+        // A hanging provider times out as transient (the engine's timeout is 500 ms here).
+        faults.set_hang(true);
+        let started = std::time::Instant::now();
+        let err = p.list_instances().await.unwrap_err();
+        assert!(
+            matches!(err, ProviderError::Transient(_)),
+            "{vendor}: {err:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(3), "{vendor}");
+        faults.set_hang(false);
     }
 }
