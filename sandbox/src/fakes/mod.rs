@@ -115,8 +115,10 @@ async fn guard(
     if !knobs.latency.is_zero() {
         tokio::time::sleep(knobs.latency).await;
     }
-    if ctx.faults.hang.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_secs(3600)).await;
+    // Hold the request while the hang knob is on (the client times out); release it when the
+    // knob is turned off, so no connection task outlives the scenario.
+    while ctx.faults.hang.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let burst = ctx
         .faults
