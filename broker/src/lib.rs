@@ -15,6 +15,7 @@ pub mod db;
 mod error;
 pub mod events;
 pub mod jobs;
+pub mod ledger;
 pub mod mail;
 pub mod offers;
 pub mod params;
