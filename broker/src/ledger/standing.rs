@@ -1,0 +1,118 @@
+//! The persisted billing state: re-evaluated after every posting under the user's lock,
+//! stored per user, with a `billing.state` event on every change.
+
+use serde_json::json;
+use sqlx::AnyConnection;
+use tracing::warn;
+
+use super::book::balance_with;
+use super::{
+    billing, metering, BillingState, Cause, Ledger, Result, Thresholds, LOW_BALANCE, WINDOW,
+};
+use crate::events::{self, NewEvent};
+use crate::params::Ctx;
+
+impl Ledger {
+    /// The user's persisted billing state (healthy until first assessed).
+    pub async fn billing_state(&self, user_id: &str) -> Result<BillingState> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT state FROM ledger_billing_states WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.db.pool)
+                .await?;
+        Ok(row
+            .and_then(|(s,)| BillingState::parse(&s))
+            .unwrap_or(BillingState::Healthy))
+    }
+
+    /// The user's burn rate: cents per hour of every deployment being metered.
+    pub async fn burn_per_hour(&self, user_id: &str) -> Result<i64> {
+        let mut conn = self.db.pool.acquire().await?;
+        burn_with(&mut conn, user_id).await
+    }
+
+    /// Re-evaluates the user's billing state on the caller's transaction (after a posting,
+    /// under the user's lock) and, on a change, stores it with a `billing.state` event.
+    pub(super) async fn reassess(
+        &self,
+        conn: &mut AnyConnection,
+        now: i64,
+        user_id: &str,
+        tenant_id: &str,
+        cause: Cause,
+    ) -> Result<BillingState> {
+        let credit = balance_with(conn, user_id).await?.credit_minor();
+        let burn = burn_with(conn, user_id).await?;
+        let ctx = Ctx {
+            tenant_id,
+            user_id: Some(user_id),
+        };
+        let t = Thresholds {
+            low_balance_minor: self.params.int_with(conn, LOW_BALANCE, ctx).await?,
+            window_seconds: self.params.int_with(conn, WINDOW, ctx).await?,
+        };
+        let to = billing::evaluate(credit, burn, t);
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT state FROM ledger_billing_states WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let from = row
+            .and_then(|(s,)| BillingState::parse(&s))
+            .unwrap_or(BillingState::Healthy);
+        if from == to {
+            return Ok(to);
+        }
+        let effects = match billing::transition(from, to, cause) {
+            Ok(e) => e,
+            Err(e) => {
+                // The balance is the truth: record where it stands, and say that the cause
+                // did not explain the move.
+                warn!(error = %e, user = user_id, "unexpected billing state move");
+                Vec::new()
+            }
+        };
+        sqlx::query(
+            "INSERT INTO ledger_billing_states (user_id, state, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id) DO UPDATE SET state = $2, updated_at = $3",
+        )
+        .bind(user_id)
+        .bind(to.as_str())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        events::append(
+            conn,
+            now,
+            NewEvent {
+                tenant_id,
+                topic: "billing.state",
+                subject_id: user_id,
+                user_id: Some(user_id),
+                payload: &json!({
+                    "user_id": user_id,
+                    "from": from.as_str(),
+                    "to": to.as_str(),
+                    "cause": cause,
+                    "credit_minor": credit,
+                    "burn_per_hour_minor": burn,
+                    "effects": effects,
+                }),
+            },
+        )
+        .await?;
+        Ok(to)
+    }
+}
+
+/// Cents per hour of the user's started, open meters.
+pub(super) async fn burn_with(conn: &mut AnyConnection, user_id: &str) -> Result<i64> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT price_micro, markup_percent FROM ledger_meters \
+         WHERE user_id = $1 AND open = 1 AND started_at IS NOT NULL",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(metering::burn_per_hour_minor(rows))
+}
