@@ -4,8 +4,9 @@
 //! the ticks fall; holds never overdraw; the billing state follows the credit.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use broker::accounts::{Accounts, Role, User};
 use broker::clock::from_ms;
@@ -626,12 +627,19 @@ async fn hundreds_of_interleaved_ticks_top_ups_holds_and_releases_keep_the_books
         }
     }
     // Act
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     // Each deployment: hold (may be refused), become active, run, release, confirm.
     for (k, (u, a, price)) in allocations.iter().cloned().enumerate() {
         let e = Arc::clone(&e);
         let now = Arc::clone(&now);
+        let ticks = Arc::clone(&ticks);
         tasks.push(tokio::spawn(async move {
+            // Deployments arrive over the run, between top-ups and ticks.
+            while ticks.load(Ordering::SeqCst) < k * 2 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             let quote = e
                 .ledger
                 .hold_quote(&u.tenant_id, &u.id, price)
@@ -649,8 +657,10 @@ async fn hundreds_of_interleaved_ticks_top_ups_holds_and_releases_keep_the_books
                 &["failed"]
             };
             for to in path {
-                for _ in 0..(k % 4 + 1) {
-                    tokio::task::yield_now().await;
+                // Let a few metering ticks pass before the next step.
+                let target = ticks.load(Ordering::SeqCst) + k % 5 + 2;
+                while ticks.load(Ordering::SeqCst) < target {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
                 }
                 let mut tx = e.db.pool.begin().await.unwrap();
                 let at = step_on(&mut tx, &e.ledger, &a, to, || {
@@ -667,15 +677,20 @@ async fn hundreds_of_interleaved_ticks_top_ups_holds_and_releases_keep_the_books
     for w in 0..3 {
         let e = Arc::clone(&e);
         let now = Arc::clone(&now);
+        let ticks = Arc::clone(&ticks);
+        let done = Arc::clone(&done);
         tickers.push(tokio::spawn(async move {
-            let mut charged = 0;
-            for _ in 0..70 {
+            let (mut charged, mut n) = (0, 0);
+            // At least 70 ticks each, and on until every deployment has finished.
+            while n < 70 || !done.load(Ordering::SeqCst) {
                 let t = now.fetch_add(1_001 + w, Ordering::SeqCst);
                 let r = e.ledger.meter_tick(t).await.unwrap();
                 assert_eq!(r.failed, 0);
                 charged += r.charged_minor;
+                n += 1;
+                ticks.fetch_add(1, Ordering::SeqCst);
             }
-            charged
+            (charged, n)
         }));
     }
     let mut topups = Vec::new();
@@ -694,6 +709,7 @@ async fn hundreds_of_interleaved_ticks_top_ups_holds_and_releases_keep_the_books
                 if !p.replayed {
                     credited += 500 + 10 * (n / 2);
                 }
+                tokio::time::sleep(Duration::from_millis(2)).await;
             }
             (u.id, credited)
         }));
@@ -702,9 +718,12 @@ async fn hundreds_of_interleaved_ticks_top_ups_holds_and_releases_keep_the_books
     for t in tasks {
         outcomes.push(t.await.unwrap());
     }
-    let mut ticked = 0;
+    done.store(true, Ordering::SeqCst);
+    let (mut ticked, mut tick_count) = (0, 0);
     for t in tickers {
-        ticked += t.await.unwrap();
+        let (charged, n) = t.await.unwrap();
+        ticked += charged;
+        tick_count += n;
     }
     let mut credited: HashMap<String, i64> = HashMap::new();
     for t in topups {
@@ -712,6 +731,8 @@ async fn hundreds_of_interleaved_ticks_top_ups_holds_and_releases_keep_the_books
         credited.insert(id, c);
     }
     let last = e.tick(now.load(Ordering::SeqCst) + 1).await;
+    assert!(tick_count >= 210);
+    assert!(ticked > 0, "ticks must have charged running deployments");
     // Assert: each deployment was charged exactly its active-to-released time.
     let mut expected_revenue = 0;
     for (a, price, held, spans) in &outcomes {
