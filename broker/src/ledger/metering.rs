@@ -10,8 +10,6 @@
 
 use serde::Serialize;
 
-/// Milliseconds per hour.
-const MS_PER_HOUR: i128 = 3_600_000;
 /// Micro-USD per cent.
 const MICRO_PER_CENT: i128 = 10_000;
 /// The denominator of the exact charge in cents: a remainder unit is 1/this cent.
@@ -79,15 +77,6 @@ pub fn burn_per_hour_minor(rates: impl IntoIterator<Item = (i64, i64)>) -> i64 {
     let per_cent = MICRO_PER_CENT * 100;
     let cents = (micro_x100 + per_cent - 1) / per_cent;
     i64::try_from(cents).unwrap_or(i64::MAX)
-}
-
-/// The exact charge of an interval in micro-USD (rounded down), for display and reports.
-pub fn exact_micro_usd(price_per_hour_micro_usd: i64, markup_percent: i64, millis: i64) -> i64 {
-    let v = i128::from(price_per_hour_micro_usd.max(0))
-        * i128::from(100 + markup_percent.max(0))
-        * i128::from(millis.max(0))
-        / (MS_PER_HOUR * 100);
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
