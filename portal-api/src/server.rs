@@ -116,8 +116,20 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
     let market = sandbox::Market::new(cfg.sandbox_seed, Arc::clone(&clock))?
         .with_state_file(cfg.data_dir.join("sandbox-market.json"))?;
     let market = Arc::new(market);
+    // The sandbox world: real adapters against loopback wire fakes where they exist,
+    // in-process simulations for the other providers; all over one simulated market.
+    let world = sandbox::world::WorldConfig {
+        engine: providers::http::EngineConfig {
+            clock: Arc::clone(&clock),
+            ..providers::http::EngineConfig::default()
+        },
+        api_key: format!("sandbox-{}", uuid::Uuid::new_v4().simple()),
+    };
+    let (sandbox_providers, fakes) = sandbox::world::sandbox_providers(Arc::clone(&market), world)
+        .await
+        .context("starting the sandbox world")?;
     let mut worlds = HashMap::new();
-    worlds.insert(Mode::Sandbox, market.providers());
+    worlds.insert(Mode::Sandbox, sandbox_providers);
     worlds.insert(Mode::Live, Vec::new());
 
     let broker = Broker::open(
@@ -188,6 +200,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
             tracing::error!(error = %e, "server failed");
         }
         drop(background);
+        drop(fakes);
     });
     Ok(Server {
         addr,

@@ -55,7 +55,7 @@ async fn fifty_concurrent_deploys_never_exceed_the_users_limit() {
 #[tokio::test]
 async fn two_users_racing_for_the_last_unit_of_an_offer_exactly_one_wins() {
     let app = spawn_app().await.unwrap();
-    let offer = app.pick_offer("gpu=H100-SXM").await.unwrap();
+    let offer = app.pick_offer("gpu=H100-SXM&provider=aws").await.unwrap();
     let id = offer["id"].as_str().unwrap().to_string();
     let market = app.server.state.market.clone().unwrap();
     market.set_available(&OfferId(id.clone()), 1).unwrap();
@@ -152,15 +152,37 @@ async fn a_lower_concurrency_limit_applies_at_once_and_is_audited() {
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["effective"], 1);
+    // Distinct offers with free capacity, so only the limit can say no.
+    let offers = app
+        .get(
+            "/api/v1/offers?available=true&sort=availability&limit=3",
+            None,
+        )
+        .await
+        .unwrap();
+    let ids: Vec<serde_json::Value> = offers.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].clone())
+        .collect();
     assert_eq!(
-        app.post("/api/v1/deployments", Some(&me), json!({"best": {}}))
-            .await
-            .unwrap()
-            .status,
+        app.post(
+            "/api/v1/deployments",
+            Some(&me),
+            json!({"offer_id": ids[0]})
+        )
+        .await
+        .unwrap()
+        .status,
         201
     );
     let second = app
-        .post("/api/v1/deployments", Some(&me), json!({"best": {}}))
+        .post(
+            "/api/v1/deployments",
+            Some(&me),
+            json!({"offer_id": ids[1]}),
+        )
         .await
         .unwrap();
     assert_eq!(second.status, 409, "{}", second.body);
@@ -183,10 +205,14 @@ async fn a_lower_concurrency_limit_applies_at_once_and_is_audited() {
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
-        app.post("/api/v1/deployments", Some(&me), json!({"best": {}}))
-            .await
-            .unwrap()
-            .status,
+        app.post(
+            "/api/v1/deployments",
+            Some(&me),
+            json!({"offer_id": ids[2]})
+        )
+        .await
+        .unwrap()
+        .status,
         201
     );
     let audit = app
