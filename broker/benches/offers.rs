@@ -62,6 +62,8 @@ fn synthetic(n: usize) -> Snapshot {
             last_success_at: Some(now),
             last_error: None,
             capabilities: Capabilities::ALL,
+            breaker: None,
+            unknown_gpus: 0,
         })
         .collect();
     let balanced = Weights::parse(

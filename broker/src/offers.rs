@@ -99,6 +99,10 @@ pub struct ProviderStatus {
     pub last_success_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub capabilities: providers::Capabilities,
+    /// The provider's circuit breaker (`closed`, `open`, `half_open`), when it has one.
+    pub breaker: Option<providers::http::BreakerState>,
+    /// Listing rows skipped because their GPU is unknown to the catalogue.
+    pub unknown_gpus: u64,
 }
 
 /// An immutable view of every offer at one moment.
@@ -727,6 +731,8 @@ impl OfferIndex {
                         last_success_at: lg.at,
                         last_error: None,
                         capabilities: p.capabilities(),
+                        breaker: p.breaker(),
+                        unknown_gpus: p.unknown_gpus(),
                     }
                 }
                 Err(e) => {
@@ -743,6 +749,8 @@ impl OfferIndex {
                         last_success_at: lg.at,
                         last_error: Some(e.to_string()),
                         capabilities: p.capabilities(),
+                        breaker: p.breaker(),
+                        unknown_gpus: p.unknown_gpus(),
                     }
                 }
             };

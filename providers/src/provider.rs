@@ -117,6 +117,17 @@ pub trait Provider: Send + Sync {
 
     fn capabilities(&self) -> Capabilities;
 
+    /// The circuit breaker in front of this provider, for adapters that go through the
+    /// shared HTTP engine (`None`: no breaker, e.g. an in-process simulation).
+    fn breaker(&self) -> Option<crate::http::BreakerState> {
+        None
+    }
+
+    /// Listing rows skipped because their GPU is not in the catalogue (never guessed).
+    fn unknown_gpus(&self) -> u64 {
+        0
+    }
+
     async fn list_offers(&self) -> Result<Vec<Offer>, ProviderError>;
 
     /// Starts an instance for the allocation. Idempotent per `allocation_id`: a retried call

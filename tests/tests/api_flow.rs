@@ -240,6 +240,10 @@ async fn gpus_providers_and_offer_detail_describe_the_market() {
     let provs = app.get("/api/v1/providers", None).await.unwrap();
     let items = provs.body["items"].as_array().unwrap();
     assert!(items.len() >= 20, "{}", items.len());
+    // Providers behind the shared HTTP engine show their circuit breaker.
+    let lambda = items.iter().find(|p| p["id"] == "lambda").unwrap();
+    assert_eq!(lambda["breaker"], "closed", "{lambda}");
+    assert_eq!(lambda["unknown_gpus"].as_u64(), Some(0));
     assert!(items
         .iter()
         .all(|p| p["healthy"] == true && p["offer_count"].as_u64().unwrap() > 0));

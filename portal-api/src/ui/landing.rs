@@ -258,6 +258,8 @@ mod tests {
             last_success_at: None,
             last_error: None,
             capabilities: Capabilities::ALL,
+            breaker: None,
+            unknown_gpus: 0,
         }
     }
 

@@ -112,6 +112,14 @@ impl RunPod {
 
 #[async_trait]
 impl Provider for RunPod {
+    fn breaker(&self) -> Option<crate::http::BreakerState> {
+        Some(self.engine.breaker_state())
+    }
+
+    fn unknown_gpus(&self) -> u64 {
+        self.engine.skipped_gpus()
+    }
+
     fn id(&self) -> &ProviderId {
         self.engine.provider_id()
     }
