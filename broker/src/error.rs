@@ -11,6 +11,7 @@ pub enum ConflictKind {
     IdempotencyMismatch,
     EmailTaken,
     ConfirmationRequired,
+    InsufficientFunds,
 }
 
 #[derive(Debug, Error)]
@@ -67,3 +68,16 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<crate::ledger::Error> for Error {
+    fn from(e: crate::ledger::Error) -> Self {
+        use crate::ledger::Error as L;
+        match e {
+            L::InsufficientFunds { .. } => {
+                Error::conflict(ConflictKind::InsufficientFunds, e.to_string())
+            }
+            L::NotRefundable { .. } => Error::invalid("amount_minor", e.to_string()),
+            L::Broker(inner) => inner,
+        }
+    }
+}

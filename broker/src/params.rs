@@ -78,6 +78,7 @@ pub const JOB_MAX_ATTEMPTS: &str = "jobs.max_attempts";
 pub const JOB_BACKOFF_MS: &str = "jobs.backoff_base_ms";
 pub const JOB_POLL_MS: &str = "jobs.status_poll_ms";
 pub const MARKUP: &str = "pricing.markup_percent";
+pub const SANDBOX_STARTER_CREDIT: &str = "billing.sandbox_starter_credit_minor";
 pub const WEIGHTS_PREFIX: &str = "ranking.weights.";
 
 static DEFS: &[Def] = &[
@@ -101,6 +102,13 @@ static DEFS: &[Def] = &[
         description: "Smallest top-up, cents." },
     Def { key: "billing.maximum_deposit_minor", kind: Kind::Int { min: 50, max: 100_000_000 }, default: "500000", scopes: SYSTEM_SCOPES,
         description: "Largest top-up, cents." },
+    Def {
+        key: SANDBOX_STARTER_CREDIT,
+        kind: Kind::Int { min: 0, max: 500_000 },
+        default: "100000",
+        scopes: SYSTEM_SCOPES,
+        description: "Play money (cents) a new account gets in SANDBOX mode, credited once as a top-up.",
+    },
     Def { key: "notification.low_balance_enabled", kind: Kind::Bool, default: "true", scopes: ALL_SCOPES,
         description: "Send the low-balance email." },
     Def { key: "notification.balance_depleted_enabled", kind: Kind::Bool, default: "true", scopes: ALL_SCOPES,

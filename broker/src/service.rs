@@ -14,6 +14,7 @@ use crate::accounts::{Accounts, User};
 use crate::allocations::{Allocation, Allocations, DeployRequest};
 use crate::events::Dispatcher;
 use crate::jobs::{self, Outcome, Policy};
+use crate::ledger::Ledger;
 use crate::offers::{OfferIndex, OfferPage, OfferQuery, RankedOffer, Weights};
 use crate::params::{self, Ctx, Params};
 use crate::tenants::{self, Mode, DEFAULT_TENANT};
@@ -42,6 +43,7 @@ pub struct Broker {
     pub params: Params,
     pub accounts: Accounts,
     pub allocations: Allocations,
+    pub ledger: Ledger,
     pub dispatcher: Arc<Dispatcher>,
     indexes: HashMap<Mode, Arc<OfferIndex>>,
     job_wake: Notify,
@@ -75,10 +77,12 @@ impl Broker {
         tenants::ensure_default(&db, clock.now_ms()).await?;
         let params = Params::new(db.clone(), Arc::clone(&clock));
         let accounts = Accounts::new(db.clone(), Arc::clone(&clock));
+        let ledger = Ledger::new(db.clone(), Arc::clone(&clock), params.clone());
         let allocations = Allocations::new(
             db.clone(),
             Arc::clone(&clock),
             params.clone(),
+            ledger.clone(),
             cfg.base_url.clone(),
         );
         let mut indexes = HashMap::new();
@@ -94,6 +98,7 @@ impl Broker {
             params,
             accounts,
             allocations,
+            ledger,
             indexes,
             job_wake: Notify::new(),
             worker_id: crate::new_id(),
@@ -108,6 +113,8 @@ impl Broker {
         set.spawn(async move { b.refresh_loop().await }.instrument(info_span!("offers.refresher")));
         let b = Arc::clone(self);
         set.spawn(async move { b.job_loop().await }.instrument(info_span!("jobs.worker")));
+        let b = Arc::clone(self);
+        set.spawn(async move { b.meter_loop().await }.instrument(info_span!("ledger.meter")));
         let b = Arc::clone(self);
         let stop = self.stop.subscribe();
         set.spawn(
@@ -208,23 +215,41 @@ impl Broker {
         req.validate()?;
         let mode = self.mode(&user.tenant_id).await?;
         let snap = self.index(mode).snapshot();
+        let index = self.index(mode);
+        let deployable = |o: &providers::Offer| {
+            index
+                .provider(&o.provider)
+                .is_some_and(|p| p.capabilities().provision)
+        };
         let offer = match &target {
-            Target::Offer(id) => snap
-                .get(id)
-                .cloned()
-                .ok_or(Error::NotFound { what: "offer" })?,
+            Target::Offer(id) => {
+                let o = snap
+                    .get(id)
+                    .cloned()
+                    .ok_or(Error::NotFound { what: "offer" })?;
+                if !deployable(&o) {
+                    return Err(Error::invalid(
+                        "offer_id",
+                        format!(
+                            "{} offers can be compared here but not deployed through gpubroker",
+                            o.provider
+                        ),
+                    ));
+                }
+                o
+            }
             Target::Best(pairs) => {
                 let mut pairs = pairs.clone();
                 pairs.retain(|(k, _)| k != "limit" && k != "cursor" && k != "available");
-                pairs.push(("limit".into(), "1".into()));
+                pairs.push(("limit".into(), "100".into()));
                 pairs.push(("available".into(), "true".into()));
                 let page = self.offers(&user.tenant_id, &pairs).await?;
                 page.items
                     .into_iter()
-                    .next()
                     .map(|r| r.offer)
+                    .find(|o| deployable(o))
                     .ok_or(Error::NotFound {
-                        what: "matching offer",
+                        what: "matching deployable offer",
                     })?
             }
         };
@@ -339,6 +364,63 @@ impl Broker {
             self.dispatcher.nudge();
         }
         Ok(n)
+    }
+
+    async fn meter_loop(self: Arc<Self>) {
+        let mut stop = self.stop.subscribe();
+        loop {
+            if let Err(e) = self.ledger.meter_tick(self.clock.now_ms()).await {
+                warn!(error = %e, "metering tick failed");
+            }
+            let secs = self
+                .params
+                .int(crate::ledger::METER_INTERVAL, SYSTEM)
+                .await
+                .unwrap_or(60);
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(u64::try_from(secs).unwrap_or(60))) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// Registers a local account; in SANDBOX mode it starts with play money
+    /// (`billing.sandbox_starter_credit_minor`, credited once).
+    pub async fn register(&self, email: &str, password: &str) -> Result<User> {
+        let user = self
+            .accounts
+            .register(email, password, crate::accounts::Role::User)
+            .await?;
+        self.grant_sandbox_credit(&user).await?;
+        Ok(user)
+    }
+
+    /// Credits the sandbox starter credit once per user (idempotent), in SANDBOX mode only.
+    pub async fn grant_sandbox_credit(&self, user: &User) -> Result<()> {
+        if self.mode(&user.tenant_id).await? != Mode::Sandbox {
+            return Ok(());
+        }
+        let amount = self
+            .params
+            .int(
+                params::SANDBOX_STARTER_CREDIT,
+                Ctx {
+                    tenant_id: &user.tenant_id,
+                    user_id: None,
+                },
+            )
+            .await?;
+        if amount > 0 {
+            self.ledger
+                .credit_topup(
+                    &user.id,
+                    amount,
+                    "USD",
+                    &format!("sandbox-starter:{}", user.id),
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     async fn job_loop(self: Arc<Self>) {

@@ -97,6 +97,11 @@ impl ApiError {
                         "email-taken",
                         "Email already registered",
                     ),
+                    ConflictKind::InsufficientFunds => (
+                        StatusCode::PAYMENT_REQUIRED,
+                        "insufficient-funds",
+                        "Not enough credit",
+                    ),
                     ConflictKind::ConfirmationRequired => (
                         StatusCode::CONFLICT,
                         "confirmation-required",

@@ -78,7 +78,8 @@ async fn seed(
         broker.accounts.by_email(&email.to_ascii_lowercase()).await,
     ) {
         (Some(p), _) => {
-            broker.accounts.ensure(&email, p, role).await?;
+            let u = broker.accounts.ensure(&email, p, role).await?;
+            broker.grant_sandbox_credit(&u).await?;
             Ok(Login {
                 email,
                 password: Some(p.to_string()),
@@ -90,7 +91,8 @@ async fn seed(
         }),
         (None, Err(_)) => {
             let p = generated_password();
-            broker.accounts.ensure(&email, &p, role).await?;
+            let u = broker.accounts.ensure(&email, &p, role).await?;
+            broker.grant_sandbox_credit(&u).await?;
             Ok(Login {
                 email,
                 password: Some(p),

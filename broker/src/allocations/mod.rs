@@ -18,6 +18,7 @@ use tracing::{instrument, warn};
 use crate::accounts::{Role, User};
 use crate::events::{self, NewEvent};
 use crate::jobs::{self, Outcome};
+use crate::ledger::Ledger;
 use crate::mail::{self, Mail};
 use crate::params::{self, Ctx, Params};
 use crate::tenants::Mode;
@@ -167,6 +168,7 @@ pub struct Allocations {
     db: Db,
     clock: Arc<dyn Clock>,
     params: Params,
+    ledger: Ledger,
     base_url: String,
 }
 
@@ -232,11 +234,18 @@ async fn step(
 }
 
 impl Allocations {
-    pub fn new(db: Db, clock: Arc<dyn Clock>, params: Params, base_url: String) -> Self {
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        params: Params,
+        ledger: Ledger,
+        base_url: String,
+    ) -> Self {
         Allocations {
             db,
             clock,
             params,
+            ledger,
             base_url,
         }
     }
@@ -350,6 +359,15 @@ impl Allocations {
         .bind(req.ssh_public_key.as_deref())
         .execute(&mut *tx)
         .await?;
+        // Reserve one billing window of the quoted price (+ markup); short funds roll the
+        // whole request back.
+        let amount = self
+            .ledger
+            .hold_quote_with(&mut tx, &user.tenant_id, &user.id, offer.price_per_hour.0)
+            .await?;
+        self.ledger
+            .hold_with(&mut tx, now, &user.id, &id, amount)
+            .await?;
         jobs::enqueue(&mut tx, now, jobs::Kind::Provision, &id).await?;
         events::append(
             &mut tx,
@@ -499,6 +517,8 @@ impl Allocations {
             ));
         }
         step(&mut tx, now, &a, State::Active, None).await?;
+        // Billing starts now.
+        self.ledger.meter_with(&mut tx, &a.id, now).await?;
         sqlx::query("UPDATE allocations SET activation_token_hash = NULL, activation_expires_at = NULL WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -687,6 +707,7 @@ impl Allocations {
                 Some("activation not required"),
             )
             .await?;
+            self.ledger.meter_with(&mut tx, &a.id, now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -698,6 +719,8 @@ impl Allocations {
         let a = load_with(&mut tx, &a.id).await?;
         if a.state.can_become(State::Failed) {
             step(&mut tx, now, &a, State::Failed, Some(reason)).await?;
+            // Never billed; the hold goes back.
+            self.ledger.meter_with(&mut tx, &a.id, now).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -765,6 +788,8 @@ impl Allocations {
         let now = self.clock.now_ms();
         let mut tx = self.db.begin().await?;
         step(&mut tx, now, &a, State::Released, None).await?;
+        // Billing stops at the provider-confirmed release; the rest of the hold goes back.
+        self.ledger.meter_with(&mut tx, &a.id, now).await?;
         tx.commit().await?;
         Ok(Outcome::Done)
     }

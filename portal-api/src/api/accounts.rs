@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use broker::accounts::{Role, User};
+use broker::accounts::User;
 use serde::{Deserialize, Serialize};
 
 use super::ApiJson;
@@ -51,11 +51,7 @@ async fn register(
     State(s): State<Arc<AppState>>,
     ApiJson(c): ApiJson<Credentials>,
 ) -> ApiResult<(StatusCode, Json<Tokens>)> {
-    let user = s
-        .broker
-        .accounts
-        .register(&c.email, &c.password, Role::User)
-        .await?;
+    let user = s.broker.register(&c.email, &c.password).await?;
     let refresh = s.broker.accounts.issue_refresh(&user.id).await?;
     Ok((StatusCode::CREATED, Json(tokens(&s, user, refresh)?)))
 }

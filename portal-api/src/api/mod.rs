@@ -2,6 +2,7 @@
 
 mod accounts;
 mod admin;
+mod billing;
 mod deployments;
 mod offers;
 
@@ -84,4 +85,5 @@ pub fn router() -> Router<Arc<AppState>> {
         .merge(offers::router())
         .merge(deployments::router())
         .merge(admin::router())
+        .merge(billing::router())
 }
