@@ -182,7 +182,11 @@ async fn a_killed_server_finishes_provisioning_and_release_after_restart_without
     let port = free_port();
     let api = Api {
         base: format!("http://127.0.0.1:{port}"),
-        http: reqwest::Client::new(),
+        // No pooled connections: the server behind this port is killed and restarted.
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap(),
     };
 
     // First life: short job leases so a restarted worker takes over quickly.
