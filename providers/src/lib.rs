@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod gpus;
 pub mod http;
+pub mod hyperstack;
 pub mod lambda;
 pub mod maas;
 pub mod money;

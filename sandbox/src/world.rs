@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use providers::http::{EngineConfig, EngineError, Secret};
+use providers::hyperstack::{Hyperstack, HyperstackSettings};
 use providers::lambda::{Lambda, LambdaSettings};
 use providers::runpod::{RunPod, RunPodSettings};
 use providers::vast::Vast;
@@ -22,7 +23,7 @@ use crate::market::{display_name, Market};
 use crate::provider::SimProvider;
 
 /// Vendors served by a wire fake and a real adapter.
-pub const FAKED_VENDORS: &[&str] = &["lambda", "runpod", "vast", "verda"];
+pub const FAKED_VENDORS: &[&str] = &["lambda", "runpod", "vast", "verda", "hyperstack"];
 
 /// How the sandbox builds its world.
 #[derive(Debug, Clone)]
@@ -157,6 +158,20 @@ pub async fn sandbox_providers(
                 };
                 handle.fakes.insert(id.0.clone(), running);
                 Arc::new(Verda::new(engine, VerdaSettings::default())?)
+            }
+            "hyperstack" => {
+                let ctx =
+                    FakeContext::new(Arc::clone(&market), "hyperstack", config.api_key.clone());
+                let server = FakeServer::start(fakes::hyperstack::router(ctx.clone())).await?;
+                let api_url = format!("{}/v1", server.url());
+                let engine = engine_for(&config, api_url.clone());
+                let running = Running {
+                    server,
+                    ctx,
+                    api_url,
+                };
+                handle.fakes.insert(id.0.clone(), running);
+                Arc::new(Hyperstack::new(engine, HyperstackSettings::default())?)
             }
             _ => Arc::new(SimProvider::new(
                 Arc::clone(&market),

@@ -348,3 +348,55 @@ async fn the_verda_fake_answers_in_the_shape_of_the_real_samples() {
         &["*.location_code", "*.availabilities", "*.availabilities.*"],
     );
 }
+
+#[tokio::test]
+async fn the_hyperstack_fake_answers_in_the_shape_of_the_real_samples() {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(Market::new(3, clock.clone()).unwrap());
+    let config = WorldConfig::default();
+    let key = config.api_key.clone();
+    let (_providers, fakes) = sandbox_providers(market, config).await.unwrap();
+    let base = fakes.api_url("hyperstack").unwrap();
+    let hyperstack_get = |path: &str| {
+        let url = format!("{base}{path}");
+        let key = key.clone();
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header("api_key", key)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+
+    let flavors = hyperstack_get("/core/flavors").await;
+    let pricebook = hyperstack_get("/pricebook").await;
+
+    assert_same_shape(
+        &fixture("hyperstack/core-flavors-docs-schema-example.json"),
+        &flavors,
+        &[
+            "data",
+            "data.*.flavors",
+            "data.*.flavors.*.name",
+            "data.*.flavors.*.region_name",
+            "data.*.flavors.*.cpu?",
+            "data.*.flavors.*.ram?",
+            "data.*.flavors.*.disk?",
+            "data.*.flavors.*.gpu",
+            "data.*.flavors.*.gpu_count",
+            "data.*.flavors.*.stock_available",
+        ],
+    );
+    assert_same_shape(
+        &fixture("hyperstack/pricebook-docs-example.json"),
+        &pricebook,
+        &["*.name", "*.value"],
+    );
+}
