@@ -5,6 +5,7 @@
 //! leave an adapter; prices are exact integers (micro-USD), never floating point.
 
 pub mod clock;
+pub mod digitalocean;
 pub mod gpus;
 pub mod http;
 pub mod hyperstack;

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use providers::digitalocean::{DigitalOcean, DigitalOceanSettings};
 use providers::http::{EngineConfig, EngineError, Secret};
 use providers::hyperstack::{Hyperstack, HyperstackSettings};
 use providers::lambda::{Lambda, LambdaSettings};
@@ -23,7 +24,7 @@ use crate::market::{display_name, Market};
 use crate::provider::SimProvider;
 
 /// Vendors served by a wire fake and a real adapter.
-pub const FAKED_VENDORS: &[&str] = &["lambda", "runpod", "vast", "verda", "hyperstack"];
+pub const FAKED_VENDORS: &[&str] = &["do", "lambda", "runpod", "vast", "verda", "hyperstack"];
 
 /// How the sandbox builds its world.
 #[derive(Debug, Clone)]
@@ -172,6 +173,19 @@ pub async fn sandbox_providers(
                 };
                 handle.fakes.insert(id.0.clone(), running);
                 Arc::new(Hyperstack::new(engine, HyperstackSettings::default())?)
+            }
+            "do" => {
+                let ctx = FakeContext::new(Arc::clone(&market), "do", config.api_key.clone());
+                let server = FakeServer::start(fakes::digitalocean::router(ctx.clone())).await?;
+                let api_url = format!("{}/v2", server.url());
+                let engine = engine_for(&config, api_url.clone());
+                let running = Running {
+                    server,
+                    ctx,
+                    api_url,
+                };
+                handle.fakes.insert(id.0.clone(), running);
+                Arc::new(DigitalOcean::new(engine, DigitalOceanSettings::default())?)
             }
             _ => Arc::new(SimProvider::new(
                 Arc::clone(&market),

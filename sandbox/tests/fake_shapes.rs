@@ -400,3 +400,68 @@ async fn the_hyperstack_fake_answers_in_the_shape_of_the_real_samples() {
         &["*.name", "*.value"],
     );
 }
+
+#[tokio::test]
+async fn the_digitalocean_fake_answers_in_the_shape_of_the_real_samples() {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(Market::new(3, clock.clone()).unwrap());
+    let config = WorldConfig::default();
+    let key = config.api_key.clone();
+    let (providers, fakes) = sandbox_providers(market, config).await.unwrap();
+    let digitalocean = providers.iter().find(|p| p.id().0 == "do").unwrap();
+    let offer = digitalocean.list_offers().await.unwrap().remove(0);
+    let made = digitalocean
+        .provision(&ProvisionRequest {
+            allocation_id: "alloc-shape".into(),
+            offer_id: offer.id,
+            gpu_count: 1,
+            disk_gib: 100,
+            image: "ubuntu".into(),
+            ssh_public_key: None,
+        })
+        .await
+        .unwrap();
+    clock.advance(chrono::Duration::seconds(10));
+    let base = fakes.api_url("do").unwrap();
+
+    let sizes = get(&format!("{base}/sizes?per_page=200"), &key).await;
+    let droplet = get(&format!("{base}/droplets/{}", made.id.0), &key).await;
+
+    assert_same_shape(
+        &fixture("digitalocean/sizes.json"),
+        &sizes,
+        &[
+            "sizes",
+            "sizes.*.slug",
+            "sizes.*.memory",
+            "sizes.*.vcpus",
+            "sizes.*.disk",
+            "sizes.*.price_hourly",
+            "sizes.*.regions",
+            "sizes.*.regions.*",
+            "sizes.*.available",
+            "sizes.*.gpu_info.count",
+            "sizes.*.gpu_info.vram.amount",
+            "sizes.*.gpu_info.vram.unit",
+            "sizes.*.gpu_info.model",
+            "links",
+        ],
+    );
+    // No recorded droplet sample exists: this one is constructed from the API reference's
+    // field names (see providers/fixtures/SOURCES.md).
+    assert_same_shape(
+        &fixture("digitalocean/droplet-get-constructed.json"),
+        &droplet,
+        &[
+            "droplet.id",
+            "droplet.status",
+            "droplet.size_slug",
+            "droplet.region.slug",
+            "droplet.networks.v4.*.ip_address",
+            "droplet.networks.v4.*.type",
+            "droplet.tags.*",
+        ],
+    );
+}
