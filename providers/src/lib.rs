@@ -9,6 +9,7 @@ pub mod digitalocean;
 pub mod gpus;
 pub mod http;
 pub mod hyperstack;
+pub mod jarvislabs;
 pub mod lambda;
 pub mod maas;
 pub mod money;

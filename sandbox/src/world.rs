@@ -12,6 +12,7 @@ use std::sync::Arc;
 use providers::digitalocean::{DigitalOcean, DigitalOceanSettings};
 use providers::http::{EngineConfig, EngineError, Secret};
 use providers::hyperstack::{Hyperstack, HyperstackSettings};
+use providers::jarvislabs::{Jarvislabs, JarvislabsSettings};
 use providers::lambda::{Lambda, LambdaSettings};
 use providers::runpod::{RunPod, RunPodSettings};
 use providers::vast::Vast;
@@ -24,7 +25,15 @@ use crate::market::{display_name, Market};
 use crate::provider::SimProvider;
 
 /// Vendors served by a wire fake and a real adapter.
-pub const FAKED_VENDORS: &[&str] = &["do", "lambda", "runpod", "vast", "verda", "hyperstack"];
+pub const FAKED_VENDORS: &[&str] = &[
+    "do",
+    "lambda",
+    "runpod",
+    "vast",
+    "verda",
+    "hyperstack",
+    "jarvislabs",
+];
 
 /// How the sandbox builds its world.
 #[derive(Debug, Clone)]
@@ -186,6 +195,29 @@ pub async fn sandbox_providers(
                 };
                 handle.fakes.insert(id.0.clone(), running);
                 Arc::new(DigitalOcean::new(engine, DigitalOceanSettings::default())?)
+            }
+            "jarvislabs" => {
+                let ctx =
+                    FakeContext::new(Arc::clone(&market), "jarvislabs", config.api_key.clone());
+                let server = FakeServer::start(fakes::jarvislabs::router(ctx.clone())).await?;
+                let api_url = server.url();
+                // Every region's provisioning host is the fake itself.
+                let settings = JarvislabsSettings {
+                    region_hosts: market
+                        .offers(&id)
+                        .into_iter()
+                        .map(|o| (o.region, api_url.clone()))
+                        .collect(),
+                    ..JarvislabsSettings::default()
+                };
+                let engine = engine_for(&config, api_url.clone());
+                let running = Running {
+                    server,
+                    ctx,
+                    api_url,
+                };
+                handle.fakes.insert(id.0.clone(), running);
+                Arc::new(Jarvislabs::new(engine, settings)?)
             }
             _ => Arc::new(SimProvider::new(
                 Arc::clone(&market),

@@ -465,3 +465,68 @@ async fn the_digitalocean_fake_answers_in_the_shape_of_the_real_samples() {
         ],
     );
 }
+
+#[tokio::test]
+async fn the_jarvislabs_fake_answers_in_the_shape_of_the_real_samples() {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(Market::new(3, clock.clone()).unwrap());
+    let config = WorldConfig::default();
+    let key = config.api_key.clone();
+    let (providers, fakes) = sandbox_providers(market, config).await.unwrap();
+    let jarvislabs = providers.iter().find(|p| p.id().0 == "jarvislabs").unwrap();
+    let offer = jarvislabs.list_offers().await.unwrap().remove(0);
+    let made = jarvislabs
+        .provision(&ProvisionRequest {
+            allocation_id: "alloc-shape".into(),
+            offer_id: offer.id,
+            gpu_count: 1,
+            disk_gib: 100,
+            image: "ubuntu".into(),
+            ssh_public_key: None,
+        })
+        .await
+        .unwrap();
+    clock.advance(chrono::Duration::seconds(10));
+    let base = fakes.api_url("jarvislabs").unwrap();
+
+    let meta = get(&format!("{base}/misc/server_meta"), &key).await;
+    let one = get(&format!("{base}/users/fetch/{}", made.id.0), &key).await;
+
+    assert_same_shape(
+        &fixture("jarvislabs/server_meta.json"),
+        &meta,
+        &[
+            "server_meta",
+            "server_meta.*.gpu_type",
+            "server_meta.*.region",
+            "server_meta.*.num_free_devices?",
+            "server_meta.*.effective_num_free_devices?",
+            "server_meta.*.spot_num_free_devices?",
+            "server_meta.*.price_per_hour?",
+            "server_meta.*.spot_price?",
+            "server_meta.*.vram?",
+            "server_meta.*.cpus_per_gpu?",
+            "server_meta.*.ram_per_gpu?",
+            "server_meta.*.workload_type?",
+            "server_meta.*.num_gpus?",
+        ],
+    );
+    // The instance sample is ours (constructed from dstack's client and tests), so this
+    // checks the fake against our reading, not against the vendor.
+    assert_same_shape(
+        &fixture("jarvislabs/users-fetch-instance-constructed.json"),
+        &one,
+        &[
+            "success",
+            "instance.machine_id",
+            "instance.name",
+            "instance.status",
+            "instance.gpu_type?",
+            "instance.num_gpus?",
+            "instance.region?",
+            "instance.ssh_str?",
+        ],
+    );
+}

@@ -12,6 +12,7 @@
 
 pub mod hyperstack;
 pub mod digitalocean;
+pub mod jarvislabs;
 pub mod lambda;
 pub mod runpod;
 pub mod vast;
