@@ -4,6 +4,7 @@
 //! Invariants: knows nothing of users, tenants or money ledgers; vendor wire types never
 //! leave an adapter; prices are exact integers (micro-USD), never floating point.
 
+pub mod azure;
 pub mod clock;
 pub mod digitalocean;
 pub mod gpus;

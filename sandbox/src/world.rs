@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use providers::azure::Azure;
 use providers::digitalocean::{DigitalOcean, DigitalOceanSettings};
 use providers::http::{EngineConfig, EngineError, Secret};
 use providers::hyperstack::{Hyperstack, HyperstackSettings};
@@ -26,6 +27,7 @@ use crate::provider::SimProvider;
 
 /// Vendors served by a wire fake and a real adapter.
 pub const FAKED_VENDORS: &[&str] = &[
+    "azure",
     "do",
     "lambda",
     "runpod",
@@ -218,6 +220,20 @@ pub async fn sandbox_providers(
                 };
                 handle.fakes.insert(id.0.clone(), running);
                 Arc::new(Jarvislabs::new(engine, settings)?)
+            }
+            "azure" => {
+                let ctx = FakeContext::new(Arc::clone(&market), "azure", config.api_key.clone());
+                let server = FakeServer::start(fakes::azure::router(ctx.clone())).await?;
+                let api_url = server.url();
+                // The Retail Prices API is public: the adapter sends no credentials.
+                let engine = engine_for(&config, api_url.clone());
+                let running = Running {
+                    server,
+                    ctx,
+                    api_url,
+                };
+                handle.fakes.insert(id.0.clone(), running);
+                Arc::new(Azure::new(engine)?)
             }
             _ => Arc::new(SimProvider::new(
                 Arc::clone(&market),

@@ -530,3 +530,50 @@ async fn the_jarvislabs_fake_answers_in_the_shape_of_the_real_samples() {
         ],
     );
 }
+
+#[tokio::test]
+async fn the_azure_fake_answers_in_the_shape_of_the_real_samples() {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(Market::new(3, clock).unwrap());
+    let (_providers, fakes) = sandbox_providers(market, WorldConfig::default())
+        .await
+        .unwrap();
+    let base = fakes.api_url("azure").unwrap();
+
+    // A public API: no credentials.
+    let page: Value = reqwest::get(format!(
+        "{base}/api/retail/prices?$filter=serviceName%20eq%20%27Virtual%20Machines%27"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+
+    // The sample is a composite (documented envelope, values of a public test fixture); its
+    // `NextPageLink` is null, so the link's type is checked by the adapter's paging test only.
+    assert_same_shape(
+        &fixture("azure/retail-prices-composite.json"),
+        &page,
+        &[
+            "BillingCurrency",
+            "Items",
+            "Items.*.currencyCode",
+            "Items.*.retailPrice",
+            "Items.*.armRegionName",
+            "Items.*.meterName",
+            "Items.*.productName",
+            "Items.*.skuName",
+            "Items.*.serviceName",
+            "Items.*.unitOfMeasure",
+            "Items.*.type",
+            "Items.*.armSkuName",
+            "Count",
+        ],
+    );
+    assert!(page["NextPageLink"]
+        .as_str()
+        .is_some_and(|l| l.contains("$skip=100")));
+}

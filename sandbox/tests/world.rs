@@ -56,6 +56,10 @@ fn provider<'a>(w: &'a World, id: &str) -> &'a Arc<dyn Provider> {
     w.providers.iter().find(|p| p.id().0 == id).unwrap()
 }
 
+/// Faked vendors whose fake is a public price list only (no provisioning API, no
+/// credentials): their adapters list offers and refuse everything else.
+const LISTING_ONLY: &[&str] = &["azure"];
+
 #[tokio::test]
 async fn every_market_provider_is_present_once_and_faked_vendors_have_a_fake() {
     let w = world().await;
@@ -83,11 +87,17 @@ async fn adapter_offers_through_the_fake_match_the_market() {
         for o in &offers {
             assert_eq!(o.source, OfferSource::Live);
             // Same GPU, count and region as some market offer with units left.
+            // Azure's price list names VM sizes, not GPUs: its twin is the same size and
+            // region (the adapter's series table and the seed rows disagree on two series).
             let twin = market.iter().find(|m| {
-                m.gpu_model == o.gpu_model
+                (m.gpu_model == o.gpu_model
                     && m.gpu_count == o.gpu_count
                     // RunPod's catalogue is location-free ("any").
                     && (m.region == o.region || o.region == "any")
+                    || *vendor == "azure"
+                        && m.instance_type == o.instance_type
+                        && m.region == o.region
+                        && m.pricing == o.pricing)
                     && m.available > 0
             });
             assert!(twin.is_some(), "{vendor}: {} has no market twin", o.id);
@@ -107,6 +117,9 @@ fn market_offer_of(w: &World, vendor: &str, allocation_id: &str) -> providers::O
 async fn provision_poll_release_round_trip_through_each_fake() {
     let w = world().await;
     for vendor in FAKED_VENDORS {
+        if LISTING_ONLY.contains(vendor) {
+            continue;
+        }
         let p = provider(&w, vendor);
         let offer = p.list_offers().await.unwrap().into_iter().next().unwrap();
         let req = ProvisionRequest {
@@ -169,6 +182,9 @@ async fn provision_poll_release_round_trip_through_each_fake() {
 async fn a_fake_refuses_requests_without_the_key() {
     let w = world().await;
     for vendor in FAKED_VENDORS {
+        if LISTING_ONLY.contains(vendor) {
+            continue;
+        }
         let api = w.fakes.api_url(vendor).unwrap();
         // Each vendor's own spelling of its instance list.
         let path = match *vendor {
@@ -189,6 +205,9 @@ async fn a_fake_refuses_requests_without_the_key() {
 async fn market_out_of_capacity_surfaces_as_no_capacity_through_the_wire() {
     let w = world().await;
     for vendor in FAKED_VENDORS {
+        if LISTING_ONLY.contains(vendor) {
+            continue;
+        }
         let p = provider(&w, vendor);
         let offer = p.list_offers().await.unwrap().into_iter().next().unwrap();
         w.market.set_knobs(
@@ -243,6 +262,11 @@ async fn wire_faults_drive_the_engine_retries_and_stale_listings() {
             "{vendor}"
         );
 
+        // A listing-only adapter makes no instance calls to fault.
+        if LISTING_ONLY.contains(vendor) {
+            w.market.set_knobs(vendor, Knobs::default());
+            continue;
+        }
         // Garbage bodies are invalid responses, not panics.
         w.market.set_knobs(vendor, Knobs::default());
         faults.set_garbage(true);
@@ -264,4 +288,39 @@ async fn wire_faults_drive_the_engine_retries_and_stale_listings() {
         assert!(started.elapsed() < Duration::from_secs(3), "{vendor}");
         faults.set_hang(false);
     }
+}
+
+#[tokio::test]
+async fn azure_lists_through_its_public_fake_and_refuses_to_provision() {
+    let w = world().await;
+    let p = provider(&w, "azure");
+    let offer = p.list_offers().await.unwrap().into_iter().next().unwrap();
+
+    let caps = p.capabilities();
+    let err = p
+        .provision(&ProvisionRequest {
+            allocation_id: "alloc-azure-1".into(),
+            offer_id: offer.id,
+            gpu_count: offer.gpu_count,
+            disk_gib: 100,
+            image: "ubuntu".into(),
+            ssh_public_key: None,
+        })
+        .await
+        .unwrap_err();
+
+    assert!(caps.list_offers);
+    assert!(!caps.provision && !caps.release && !caps.status && !caps.list_instances);
+    assert_eq!(err, ProviderError::Unsupported);
+    assert!(w
+        .market
+        .find_by_allocation(p.id(), "alloc-azure-1")
+        .is_none());
+    assert!(p.list_instances().await.unwrap().is_empty());
+    // The Retail Prices API is public: a request without credentials is answered.
+    let api = w.fakes.api_url("azure").unwrap();
+    let resp = reqwest::get(format!("{api}/api/retail/prices"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
 }

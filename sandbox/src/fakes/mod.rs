@@ -11,6 +11,7 @@
 //! credentials with 401; it never keeps state of its own beyond what the market holds.
 
 pub mod hyperstack;
+pub mod azure;
 pub mod digitalocean;
 pub mod jarvislabs;
 pub mod lambda;
