@@ -6,6 +6,7 @@
 
 pub mod azure;
 pub mod clock;
+pub mod cudo;
 pub mod digitalocean;
 pub mod gpus;
 pub mod http;

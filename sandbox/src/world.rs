@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use providers::azure::Azure;
+use providers::cudo::{Cudo, CudoSettings};
 use providers::digitalocean::{DigitalOcean, DigitalOceanSettings};
 use providers::http::{EngineConfig, EngineError, Secret};
 use providers::hyperstack::{Hyperstack, HyperstackSettings};
@@ -35,6 +36,7 @@ pub const FAKED_VENDORS: &[&str] = &[
     "verda",
     "hyperstack",
     "jarvislabs",
+    "cudo",
 ];
 
 /// How the sandbox builds its world.
@@ -234,6 +236,19 @@ pub async fn sandbox_providers(
                 };
                 handle.fakes.insert(id.0.clone(), running);
                 Arc::new(Azure::new(engine)?)
+            }
+            "cudo" => {
+                let ctx = FakeContext::new(Arc::clone(&market), "cudo", config.api_key.clone());
+                let server = FakeServer::start(fakes::cudo::router(ctx.clone())).await?;
+                let api_url = format!("{}/v1", server.url());
+                let engine = engine_for(&config, api_url.clone());
+                let running = Running {
+                    server,
+                    ctx,
+                    api_url,
+                };
+                handle.fakes.insert(id.0.clone(), running);
+                Arc::new(Cudo::new(engine, CudoSettings::default())?)
             }
             _ => Arc::new(SimProvider::new(
                 Arc::clone(&market),

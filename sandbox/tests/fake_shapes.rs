@@ -577,3 +577,39 @@ async fn the_azure_fake_answers_in_the_shape_of_the_real_samples() {
         .as_str()
         .is_some_and(|l| l.contains("$skip=100")));
 }
+
+#[tokio::test]
+async fn the_cudo_fake_answers_in_the_shape_of_the_real_samples() {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(Market::new(3, clock.clone()).unwrap());
+    let config = WorldConfig::default();
+    let key = config.api_key.clone();
+    let (_providers, fakes) = sandbox_providers(market, config).await.unwrap();
+    let base = fakes.api_url("cudo").unwrap();
+
+    let types = get(&format!("{base}/vms/machine-types"), &key).await;
+
+    assert_same_shape(
+        &fixture("cudo/vms-machine-types.json"),
+        &types,
+        &[
+            "machineTypes",
+            "machineTypes.*.dataCenterId",
+            "machineTypes.*.machineType",
+            "machineTypes.*.gpuModel",
+            "machineTypes.*.minVcpuPerMemoryGib?",
+            "machineTypes.*.maxVcpuPerMemoryGib?",
+            "machineTypes.*.minVcpuPerGpu?",
+            "machineTypes.*.maxVcpuPerGpu?",
+            "machineTypes.*.vcpuPriceHr.value",
+            "machineTypes.*.memoryGibPriceHr.value",
+            "machineTypes.*.gpuPriceHr.value",
+            "machineTypes.*.ipv4PriceHr.value",
+            "machineTypes.*.maxVcpuFree?",
+            "machineTypes.*.maxMemoryGibFree?",
+            "machineTypes.*.maxGpuFree?",
+        ],
+    );
+}
