@@ -19,6 +19,7 @@ pub mod offer;
 pub mod provider;
 pub mod regions;
 pub mod runpod;
+pub mod scaleway;
 pub mod vast;
 pub mod verda;
 

@@ -17,6 +17,7 @@ use providers::hyperstack::{Hyperstack, HyperstackSettings};
 use providers::jarvislabs::{Jarvislabs, JarvislabsSettings};
 use providers::lambda::{Lambda, LambdaSettings};
 use providers::runpod::{RunPod, RunPodSettings};
+use providers::scaleway::{Scaleway, ScalewaySettings};
 use providers::vast::Vast;
 use providers::verda::{Verda, VerdaSettings};
 use providers::{Provider, ProviderId};
@@ -37,6 +38,7 @@ pub const FAKED_VENDORS: &[&str] = &[
     "hyperstack",
     "jarvislabs",
     "cudo",
+    "scaleway",
 ];
 
 /// How the sandbox builds its world.
@@ -249,6 +251,19 @@ pub async fn sandbox_providers(
                 };
                 handle.fakes.insert(id.0.clone(), running);
                 Arc::new(Cudo::new(engine, CudoSettings::default())?)
+            }
+            "scaleway" => {
+                let ctx = FakeContext::new(Arc::clone(&market), "scaleway", config.api_key.clone());
+                let server = FakeServer::start(fakes::scaleway::router(ctx.clone())).await?;
+                let api_url = format!("{}/instance/v1", server.url());
+                let engine = engine_for(&config, api_url.clone());
+                let running = Running {
+                    server,
+                    ctx,
+                    api_url,
+                };
+                handle.fakes.insert(id.0.clone(), running);
+                Arc::new(Scaleway::new(engine, ScalewaySettings::default())?)
             }
             _ => Arc::new(SimProvider::new(
                 Arc::clone(&market),

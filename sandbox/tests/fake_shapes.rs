@@ -613,3 +613,43 @@ async fn the_cudo_fake_answers_in_the_shape_of_the_real_samples() {
         ],
     );
 }
+
+#[tokio::test]
+async fn the_scaleway_fake_answers_in_the_shape_of_the_real_samples() {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(Market::new(3, clock).unwrap());
+    let config = WorldConfig::default();
+    let key = config.api_key.clone();
+    let (_providers, fakes) = sandbox_providers(market, config).await.unwrap();
+    let base = fakes.api_url("scaleway").unwrap();
+
+    let types: Value = reqwest::Client::new()
+        .get(format!(
+            "{base}/zones/fr-par-2/products/servers?per_page=100&page=1"
+        ))
+        .header("X-Auth-Token", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // The recorded page (wrapper keys `_request`, `_response_headers`, `body` are ours) has
+    // CPU types only (`gpu_info: null`), so `gpu_info` and its fields rest on PROVIDERS.md §16
+    // and the adapter's contract tests, not on a sample.
+    assert_same_shape(
+        &fixture("scaleway/products-servers-page1-excerpt.json")["body"],
+        &types,
+        &[
+            "servers",
+            "servers.*.ncpus",
+            "servers.*.ram",
+            "servers.*.gpu",
+            "servers.*.hourly_price",
+            "servers.*.end_of_service",
+        ],
+    );
+}

@@ -191,6 +191,7 @@ async fn a_fake_refuses_requests_without_the_key() {
             "vast" => "/instances/",
             "runpod" => "/v1/pods",
             "verda" => "/instances",
+            "scaleway" => "/zones/fr-par-2/servers",
             "cudo" => "/projects/gpubroker/vms",
             "jarvislabs" => "/users/fetch",
             "do" => "/droplets",

@@ -17,6 +17,7 @@ pub mod digitalocean;
 pub mod jarvislabs;
 pub mod lambda;
 pub mod runpod;
+pub mod scaleway;
 pub mod vast;
 pub mod verda;
 
