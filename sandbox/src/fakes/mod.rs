@@ -10,10 +10,10 @@
 //! Invariants: a fake binds 127.0.0.1 only; it refuses requests without the expected
 //! credentials with 401; it never keeps state of its own beyond what the market holds.
 
-pub mod cudo;
-pub mod hyperstack;
 pub mod azure;
+pub mod cudo;
 pub mod digitalocean;
+pub mod hyperstack;
 pub mod jarvislabs;
 pub mod lambda;
 pub mod runpod;
