@@ -114,100 +114,48 @@ pub async fn sandbox_providers(
     let mut handle = FakesHandle::default();
     let mut out: Vec<Arc<dyn Provider>> = Vec::new();
     for id in market.provider_ids() {
+        let mut world = World {
+            handle: &mut handle,
+            market: &market,
+            config: &config,
+            vendor: &id.0,
+        };
         let provider: Arc<dyn Provider> = match id.0.as_str() {
             "lambda" => {
-                let ctx = FakeContext::new(Arc::clone(&market), "lambda", config.api_key.clone());
-                let server = FakeServer::start(fakes::lambda::router(ctx.clone())).await?;
-                let api_url = format!("{}/api/v1", server.url());
-                let engine = engine_for(&config, api_url.clone());
-                let running = Running {
-                    server,
-                    ctx,
-                    api_url,
-                };
-                handle.fakes.insert(id.0.clone(), running);
+                let engine = world.start(fakes::lambda::router, "/api/v1").await?;
                 Arc::new(Lambda::new(engine, LambdaSettings::default())?)
             }
             "runpod" => {
-                let ctx = FakeContext::new(Arc::clone(&market), "runpod", config.api_key.clone());
-                let server = FakeServer::start(fakes::runpod::router(ctx.clone())).await?;
-                let api_url = server.url();
+                let engine = world.start(fakes::runpod::router, "").await?;
                 let settings = RunPodSettings {
-                    rest_base_url: format!("{api_url}/v1"),
+                    rest_base_url: format!("{}/v1", world.api_url()),
                 };
-                let engine = engine_for(&config, api_url.clone());
-                let running = Running {
-                    server,
-                    ctx,
-                    api_url,
-                };
-                handle.fakes.insert(id.0.clone(), running);
                 Arc::new(RunPod::new(engine, settings)?)
             }
-            "vast" => {
-                let ctx = FakeContext::new(Arc::clone(&market), "vast", config.api_key.clone());
-                let server = FakeServer::start(fakes::vast::router(ctx.clone())).await?;
-                let api_url = format!("{}/api/v0", server.url());
-                let engine = engine_for(&config, api_url.clone());
-                let running = Running {
-                    server,
-                    ctx,
-                    api_url,
-                };
-                handle.fakes.insert(id.0.clone(), running);
-                Arc::new(Vast::new(engine)?)
-            }
+            "vast" => Arc::new(Vast::new(
+                world.start(fakes::vast::router, "/api/v0").await?,
+            )?),
             "verda" => {
-                let ctx = FakeContext::new(Arc::clone(&market), "verda", config.api_key.clone());
-                let server = FakeServer::start(fakes::verda::router(ctx.clone())).await?;
-                let api_url = format!("{}/v1", server.url());
-                let mut engine = engine_for(&config, api_url.clone());
+                let mut engine = world.start(fakes::verda::router, "/v1").await?;
                 engine.credentials = Some(Secret::new(format!(
                     "{}:{}",
                     fakes::verda::CLIENT_ID,
                     config.api_key
                 )));
-                let running = Running {
-                    server,
-                    ctx,
-                    api_url,
-                };
-                handle.fakes.insert(id.0.clone(), running);
                 Arc::new(Verda::new(engine, VerdaSettings::default())?)
             }
             "hyperstack" => {
-                let ctx =
-                    FakeContext::new(Arc::clone(&market), "hyperstack", config.api_key.clone());
-                let server = FakeServer::start(fakes::hyperstack::router(ctx.clone())).await?;
-                let api_url = format!("{}/v1", server.url());
-                let engine = engine_for(&config, api_url.clone());
-                let running = Running {
-                    server,
-                    ctx,
-                    api_url,
-                };
-                handle.fakes.insert(id.0.clone(), running);
+                let engine = world.start(fakes::hyperstack::router, "/v1").await?;
                 Arc::new(Hyperstack::new(engine, HyperstackSettings::default())?)
             }
             "do" => {
-                let ctx = FakeContext::new(Arc::clone(&market), "do", config.api_key.clone());
-                let server = FakeServer::start(fakes::digitalocean::router(ctx.clone())).await?;
-                let api_url = format!("{}/v2", server.url());
-                let engine = engine_for(&config, api_url.clone());
-                let running = Running {
-                    server,
-                    ctx,
-                    api_url,
-                };
-                handle.fakes.insert(id.0.clone(), running);
+                let engine = world.start(fakes::digitalocean::router, "/v2").await?;
                 Arc::new(DigitalOcean::new(engine, DigitalOceanSettings::default())?)
             }
             "jarvislabs" => {
-                let ctx =
-                    FakeContext::new(Arc::clone(&market), "jarvislabs", config.api_key.clone());
-                let server = FakeServer::start(fakes::jarvislabs::router(ctx.clone())).await?;
-                let api_url = server.url();
+                let engine = world.start(fakes::jarvislabs::router, "").await?;
                 // Every region's provisioning host is the fake itself.
+                let api_url = world.api_url();
                 let settings = JarvislabsSettings {
                     region_hosts: market
                         .offers(&id)
@@ -216,53 +164,16 @@ pub async fn sandbox_providers(
                         .collect(),
                     ..JarvislabsSettings::default()
                 };
-                let engine = engine_for(&config, api_url.clone());
-                let running = Running {
-                    server,
-                    ctx,
-                    api_url,
-                };
-                handle.fakes.insert(id.0.clone(), running);
                 Arc::new(Jarvislabs::new(engine, settings)?)
             }
-            "azure" => {
-                let ctx = FakeContext::new(Arc::clone(&market), "azure", config.api_key.clone());
-                let server = FakeServer::start(fakes::azure::router(ctx.clone())).await?;
-                let api_url = server.url();
-                // The Retail Prices API is public: the adapter sends no credentials.
-                let engine = engine_for(&config, api_url.clone());
-                let running = Running {
-                    server,
-                    ctx,
-                    api_url,
-                };
-                handle.fakes.insert(id.0.clone(), running);
-                Arc::new(Azure::new(engine)?)
-            }
+            // The Retail Prices API is public: the adapter sends no credentials.
+            "azure" => Arc::new(Azure::new(world.start(fakes::azure::router, "").await?)?),
             "cudo" => {
-                let ctx = FakeContext::new(Arc::clone(&market), "cudo", config.api_key.clone());
-                let server = FakeServer::start(fakes::cudo::router(ctx.clone())).await?;
-                let api_url = format!("{}/v1", server.url());
-                let engine = engine_for(&config, api_url.clone());
-                let running = Running {
-                    server,
-                    ctx,
-                    api_url,
-                };
-                handle.fakes.insert(id.0.clone(), running);
+                let engine = world.start(fakes::cudo::router, "/v1").await?;
                 Arc::new(Cudo::new(engine, CudoSettings::default())?)
             }
             "scaleway" => {
-                let ctx = FakeContext::new(Arc::clone(&market), "scaleway", config.api_key.clone());
-                let server = FakeServer::start(fakes::scaleway::router(ctx.clone())).await?;
-                let api_url = format!("{}/instance/v1", server.url());
-                let engine = engine_for(&config, api_url.clone());
-                let running = Running {
-                    server,
-                    ctx,
-                    api_url,
-                };
-                handle.fakes.insert(id.0.clone(), running);
+                let engine = world.start(fakes::scaleway::router, "/instance/v1").await?;
                 Arc::new(Scaleway::new(engine, ScalewaySettings::default())?)
             }
             _ => Arc::new(SimProvider::new(
@@ -274,6 +185,50 @@ pub async fn sandbox_providers(
         out.push(provider);
     }
     Ok((out, handle))
+}
+
+/// Starting one vendor's fake.
+struct World<'a> {
+    handle: &'a mut FakesHandle,
+    market: &'a Arc<Market>,
+    config: &'a WorldConfig,
+    vendor: &'a str,
+}
+
+impl World<'_> {
+    /// Starts the vendor's fake on loopback and returns the engine configuration of its
+    /// adapter, pointed at `<fake>{api_path}` with the fake's key.
+    async fn start(
+        &mut self,
+        router: fn(FakeContext) -> axum::Router,
+        api_path: &str,
+    ) -> Result<EngineConfig, WorldError> {
+        let ctx = FakeContext::new(
+            Arc::clone(self.market),
+            self.vendor,
+            self.config.api_key.clone(),
+        );
+        let server = FakeServer::start(router(ctx.clone())).await?;
+        let api_url = format!("{}{api_path}", server.url());
+        let engine = engine_for(self.config, api_url.clone());
+        self.handle.fakes.insert(
+            self.vendor.to_string(),
+            Running {
+                server,
+                ctx,
+                api_url,
+            },
+        );
+        Ok(engine)
+    }
+
+    /// The API root of the fake started last for this vendor.
+    fn api_url(&self) -> String {
+        self.handle
+            .api_url(self.vendor)
+            .map(str::to_string)
+            .unwrap_or_default()
+    }
 }
 
 fn engine_for(config: &WorldConfig, base_url: String) -> EngineConfig {
