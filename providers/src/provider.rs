@@ -117,15 +117,20 @@ pub trait Provider: Send + Sync {
 
     fn capabilities(&self) -> Capabilities;
 
-    /// The circuit breaker in front of this provider, for adapters that go through the
-    /// shared HTTP engine (`None`: no breaker, e.g. an in-process simulation).
-    fn breaker(&self) -> Option<crate::http::BreakerState> {
+    /// The shared HTTP engine behind this provider (`None`: no engine, e.g. an in-process
+    /// simulation).
+    fn engine(&self) -> Option<&crate::http::Engine> {
         None
+    }
+
+    /// The circuit breaker in front of this provider, when it goes through the engine.
+    fn breaker(&self) -> Option<crate::http::BreakerState> {
+        self.engine().map(crate::http::Engine::breaker_state)
     }
 
     /// Listing rows skipped because their GPU is not in the catalogue (never guessed).
     fn unknown_gpus(&self) -> u64 {
-        0
+        self.engine().map_or(0, crate::http::Engine::skipped_gpus)
     }
 
     async fn list_offers(&self) -> Result<Vec<Offer>, ProviderError>;

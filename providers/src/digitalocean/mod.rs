@@ -115,12 +115,8 @@ fn untaggable(allocation_id: &str) -> ProviderError {
 
 #[async_trait]
 impl Provider for DigitalOcean {
-    fn breaker(&self) -> Option<crate::http::BreakerState> {
-        Some(self.engine.breaker_state())
-    }
-
-    fn unknown_gpus(&self) -> u64 {
-        self.engine.skipped_gpus()
+    fn engine(&self) -> Option<&crate::http::Engine> {
+        Some(&self.engine)
     }
 
     fn id(&self) -> &ProviderId {

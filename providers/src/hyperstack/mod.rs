@@ -111,12 +111,8 @@ impl Hyperstack {
 
 #[async_trait]
 impl Provider for Hyperstack {
-    fn breaker(&self) -> Option<crate::http::BreakerState> {
-        Some(self.engine.breaker_state())
-    }
-
-    fn unknown_gpus(&self) -> u64 {
-        self.engine.skipped_gpus()
+    fn engine(&self) -> Option<&crate::http::Engine> {
+        Some(&self.engine)
     }
 
     fn id(&self) -> &ProviderId {

@@ -135,12 +135,8 @@ fn refused(op: &str) -> ProviderError {
 
 #[async_trait]
 impl Provider for Jarvislabs {
-    fn breaker(&self) -> Option<crate::http::BreakerState> {
-        Some(self.engine.breaker_state())
-    }
-
-    fn unknown_gpus(&self) -> u64 {
-        self.engine.skipped_gpus()
+    fn engine(&self) -> Option<&crate::http::Engine> {
+        Some(&self.engine)
     }
 
     fn id(&self) -> &ProviderId {

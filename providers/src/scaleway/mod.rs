@@ -177,12 +177,8 @@ impl Scaleway {
 
 #[async_trait]
 impl Provider for Scaleway {
-    fn breaker(&self) -> Option<crate::http::BreakerState> {
-        Some(self.engine.breaker_state())
-    }
-
-    fn unknown_gpus(&self) -> u64 {
-        self.engine.skipped_gpus()
+    fn engine(&self) -> Option<&crate::http::Engine> {
+        Some(&self.engine)
     }
 
     fn id(&self) -> &ProviderId {
