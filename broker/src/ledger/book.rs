@@ -12,6 +12,27 @@ pub(super) struct Leg {
     pub(super) allocation_id: Option<String>,
 }
 
+/// The two legs that move `amount` from one account to another (they sum to zero).
+pub(super) fn transfer(
+    from: impl Into<String>,
+    to: impl Into<String>,
+    amount: i64,
+    allocation_id: Option<String>,
+) -> [Leg; 2] {
+    [
+        Leg {
+            account: from.into(),
+            amount: -amount,
+            allocation_id: allocation_id.clone(),
+        },
+        Leg {
+            account: to.into(),
+            amount,
+            allocation_id,
+        },
+    ]
+}
+
 /// A transaction header.
 pub(super) struct Header<'a> {
     pub(super) key: String,

@@ -3,7 +3,7 @@
 use sqlx::AnyConnection;
 use tracing::instrument;
 
-use super::book::{existing, lock_user, post, sum, Header, Leg};
+use super::book::{existing, lock_user, post, sum, transfer, Header};
 use super::{
     cash_account, Cause, Error, Ledger, Posted, Result, TxKind, CURRENCY, MAX_DEPOSIT, MIN_DEPOSIT,
     REFUND_WINDOW, SYSTEM_ADJUSTMENTS, SYSTEM_DEPOSITS, SYSTEM_REFUNDS,
@@ -66,18 +66,7 @@ impl Ledger {
                 actor: "payments",
                 memo: None,
             },
-            &[
-                Leg {
-                    account: SYSTEM_DEPOSITS.into(),
-                    amount: -amount_minor,
-                    allocation_id: None,
-                },
-                Leg {
-                    account: cash_account(user_id),
-                    amount: amount_minor,
-                    allocation_id: None,
-                },
-            ],
+            &transfer(SYSTEM_DEPOSITS, cash_account(user_id), amount_minor, None),
         )
         .await?;
         self.reassess(&mut tx, now, user_id, &tenant, Cause::Credit)
@@ -135,18 +124,12 @@ impl Ledger {
                 actor: &admin.id,
                 memo: Some(reason),
             },
-            &[
-                Leg {
-                    account: SYSTEM_ADJUSTMENTS.into(),
-                    amount: -amount_minor,
-                    allocation_id: None,
-                },
-                Leg {
-                    account: cash_account(user_id),
-                    amount: amount_minor,
-                    allocation_id: None,
-                },
-            ],
+            &transfer(
+                SYSTEM_ADJUSTMENTS,
+                cash_account(user_id),
+                amount_minor,
+                None,
+            ),
         )
         .await?;
         audit::record(
@@ -258,18 +241,7 @@ impl Ledger {
                 actor: "payments",
                 memo: None,
             },
-            &[
-                Leg {
-                    account: cash_account(user_id),
-                    amount: -amount_minor,
-                    allocation_id: None,
-                },
-                Leg {
-                    account: SYSTEM_REFUNDS.into(),
-                    amount: amount_minor,
-                    allocation_id: None,
-                },
-            ],
+            &transfer(cash_account(user_id), SYSTEM_REFUNDS, amount_minor, None),
         )
         .await?;
         self.reassess(&mut tx, now, user_id, &tenant, Cause::Debit)

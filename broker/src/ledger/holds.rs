@@ -3,7 +3,7 @@
 use sqlx::AnyConnection;
 use tracing::instrument;
 
-use super::book::{existing, lock_user, post, sum, Header, Leg};
+use super::book::{existing, lock_user, post, sum, transfer, Header};
 use super::{cash_account, holds_account, metering, Error, Ledger, Posted, Result, TxKind, WINDOW};
 use crate::params::{self, Ctx};
 
@@ -111,18 +111,12 @@ impl Ledger {
                 actor: "system",
                 memo: None,
             },
-            &[
-                Leg {
-                    account: cash_account(user_id),
-                    amount: -amount_minor,
-                    allocation_id: Some(allocation_id.to_string()),
-                },
-                Leg {
-                    account: holds_account(user_id),
-                    amount: amount_minor,
-                    allocation_id: Some(allocation_id.to_string()),
-                },
-            ],
+            &transfer(
+                cash_account(user_id),
+                holds_account(user_id),
+                amount_minor,
+                Some(allocation_id.to_string()),
+            ),
         )
         .await
     }
@@ -217,18 +211,12 @@ impl Ledger {
                 actor: "system",
                 memo: None,
             },
-            &[
-                Leg {
-                    account: holds_account(user_id),
-                    amount: -left,
-                    allocation_id: Some(allocation_id.to_string()),
-                },
-                Leg {
-                    account: cash_account(user_id),
-                    amount: left,
-                    allocation_id: Some(allocation_id.to_string()),
-                },
-            ],
+            &transfer(
+                holds_account(user_id),
+                cash_account(user_id),
+                left,
+                Some(allocation_id.to_string()),
+            ),
         )
         .await?;
         Ok(Some(p))

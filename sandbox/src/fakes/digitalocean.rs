@@ -19,11 +19,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use providers::gpus;
 use providers::ProviderError;
-use providers::{Instance, InstanceId, InstanceState, Offer, OfferId, Pricing, ProvisionRequest};
+use providers::{Instance, InstanceState, Offer, OfferId, Pricing, ProvisionRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{guarded, json, FakeAuth, FakeContext};
+use super::{guarded, json, market_id, numeric_id, FakeAuth, FakeContext};
 
 /// The tag prefix that carries the allocation id (the adapter's convention).
 const ALLOCATION_TAG_PREFIX: &str = "gpubroker-alloc:";
@@ -48,15 +48,6 @@ fn not_found() -> Response {
         "not_found",
         "The resource you were accessing could not be found.",
     )
-}
-
-/// Droplet ids are integers: the market's `i-<16 hex>` read as one.
-fn numeric_id(id: &InstanceId) -> Option<u64> {
-    u64::from_str_radix(id.0.strip_prefix("i-")?, 16).ok()
-}
-
-fn market_id(id: u64) -> InstanceId {
-    InstanceId(format!("i-{id:016x}"))
 }
 
 /// DigitalOcean's spelling of a GPU: `nvidia_h100`, `amd_mi300x`.

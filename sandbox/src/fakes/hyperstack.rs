@@ -22,13 +22,12 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use providers::{
-    Instance, InstanceId, InstanceState, MicroUsd, Offer, OfferId, Pricing, ProviderError,
-    ProvisionRequest,
+    Instance, InstanceState, MicroUsd, Offer, OfferId, Pricing, ProviderError, ProvisionRequest,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{guarded, json, FakeAuth, FakeContext};
+use super::{guarded, json, market_id, numeric_id, FakeAuth, FakeContext};
 
 /// The header Hyperstack reads the key from.
 const API_KEY_HEADER: &str = "api_key";
@@ -144,15 +143,6 @@ async fn pricebook(State(ctx): State<FakeContext>) -> Response {
         })
         .collect();
     json(StatusCode::OK, Value::Array(list))
-}
-
-/// Hyperstack VM ids are integers: the market's `i-<16 hex>` read as one.
-fn numeric_id(id: &InstanceId) -> Option<u64> {
-    u64::from_str_radix(id.0.strip_prefix("i-")?, 16).ok()
-}
-
-fn market_id(id: u64) -> InstanceId {
-    InstanceId(format!("i-{id:016x}"))
 }
 
 fn wire_vm(ctx: &FakeContext, i: &Instance) -> Value {

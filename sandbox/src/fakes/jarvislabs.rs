@@ -20,12 +20,12 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use providers::{
-    Instance, InstanceId, InstanceState, MicroUsd, Offer, Pricing, ProviderError, ProvisionRequest,
+    Instance, InstanceState, MicroUsd, Offer, Pricing, ProviderError, ProvisionRequest,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{guarded, json, FakeAuth, FakeContext};
+use super::{guarded, json, market_id, numeric_id, FakeAuth, FakeContext};
 
 /// GPU counts a Jarvislabs VM may have.
 const COUNTS: [u32; 4] = [1, 2, 4, 8];
@@ -104,15 +104,6 @@ async fn server_meta(State(ctx): State<FakeContext>) -> Response {
             "cpu_meta": {"workload_type": "vm", "combinations": []},
         }),
     )
-}
-
-/// Jarvislabs machine ids are integers: the market's `i-<16 hex>` read as one.
-fn numeric_id(id: &InstanceId) -> Option<u64> {
-    u64::from_str_radix(id.0.strip_prefix("i-")?, 16).ok()
-}
-
-fn market_id(id: u64) -> InstanceId {
-    InstanceId(format!("i-{id:016x}"))
 }
 
 fn wire_instance(ctx: &FakeContext, i: &Instance) -> Value {

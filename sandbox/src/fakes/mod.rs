@@ -201,6 +201,17 @@ impl Drop for FakeServer {
 }
 
 /// A JSON response with a status.
+/// The integer id a vendor with numeric instance ids shows for a market instance
+/// (`i-<16 hex>` read as one number).
+pub(crate) fn numeric_id(id: &providers::InstanceId) -> Option<u64> {
+    u64::from_str_radix(id.0.strip_prefix("i-")?, 16).ok()
+}
+
+/// The market instance behind a vendor's integer id (inverse of [`numeric_id`]).
+pub(crate) fn market_id(id: u64) -> providers::InstanceId {
+    providers::InstanceId(format!("i-{id:016x}"))
+}
+
 pub(crate) fn json(status: StatusCode, value: serde_json::Value) -> Response {
     (status, axum::Json(value)).into_response()
 }

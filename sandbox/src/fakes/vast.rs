@@ -15,12 +15,12 @@ use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use providers::{
-    Instance, InstanceId, InstanceState, Offer, OfferId, Pricing, ProviderError, ProvisionRequest,
+    Instance, InstanceState, Offer, OfferId, Pricing, ProviderError, ProvisionRequest,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{guarded, json, FakeAuth, FakeContext};
+use super::{guarded, json, market_id, numeric_id, FakeAuth, FakeContext};
 
 /// The first ask id; ask `FIRST_ASK + n` is the market's n-th vast offer.
 const FIRST_ASK: u64 = 30_000_000;
@@ -60,15 +60,6 @@ fn ask_of(ctx: &FakeContext, id: &OfferId) -> Option<u64> {
 fn offer_of_ask(ctx: &FakeContext, ask: u64) -> Option<Offer> {
     let i = usize::try_from(ask.checked_sub(FIRST_ASK)?).ok()?;
     market_offers(ctx).into_iter().nth(i)
-}
-
-/// Vast instance ids are integers: the market's `i-<16 hex>` read as one.
-fn numeric_id(id: &InstanceId) -> Option<u64> {
-    u64::from_str_radix(id.0.strip_prefix("i-")?, 16).ok()
-}
-
-fn market_id(id: u64) -> InstanceId {
-    InstanceId(format!("i-{id:016x}"))
 }
 
 fn mb(gib: f64) -> u64 {
