@@ -80,7 +80,11 @@ fn norm_key(normalization: Normalization) -> &'static str {
 }
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/topsis-cases")
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("fixtures/topsis-cases")
 }
 
 fn numbers(value: &Value) -> Vec<f64> {

@@ -15,9 +15,12 @@ use sandbox::{ManualClock, Market};
 use serde_json::Value;
 
 fn fixture(path: &str) -> Value {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../providers/fixtures")
-        .join(path);
+    let p = PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("../providers/fixtures")
+    .join(path);
     serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
 }
 

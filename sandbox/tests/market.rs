@@ -129,8 +129,14 @@ fn offer_ids_are_unique_and_stable_across_restarts_and_seeds() {
 #[test]
 fn drift_free_prices_equal_the_catalogue_exactly() {
     let (market, _) = drift_free(3);
-    let csv = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/gpu-offers.csv"))
-        .unwrap();
+    let csv = std::fs::read_to_string(
+        std::path::Path::new(
+            &std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+        )
+        .join("data/gpu-offers.csv"),
+    )
+    .unwrap();
     // (on-demand, spot) prices as written, in file order (sorted by provider, as the market).
     let written: Vec<(String, String)> = csv
         .lines()

@@ -7,7 +7,12 @@ use std::process::Command;
 #[test]
 fn workspace_dependency_edges_are_exactly_the_allowed_ones() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    // Read at run time: a cached test binary may have been built in another checkout.
+    let root = std::path::Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("..");
     let out = Command::new(cargo)
         .args([
             "metadata",

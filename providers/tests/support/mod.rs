@@ -143,9 +143,12 @@ fn header(h: &HeaderMap, name: &str) -> Option<String> {
 
 /// A fixture file's text (`providers/fixtures/<path>`).
 pub fn fixture(path: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(path);
+    let p = PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    )
+    .join("fixtures")
+    .join(path);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
