@@ -15,11 +15,13 @@ pub mod jarvislabs;
 pub mod lambda;
 pub mod maas;
 pub mod money;
+pub mod oci;
 pub mod offer;
 pub mod provider;
 pub mod regions;
 pub mod runpod;
 pub mod scaleway;
+pub mod seeweb;
 pub mod vast;
 pub mod verda;
 

@@ -16,8 +16,10 @@ use providers::http::{EngineConfig, EngineError, Secret};
 use providers::hyperstack::{Hyperstack, HyperstackSettings};
 use providers::jarvislabs::{Jarvislabs, JarvislabsSettings};
 use providers::lambda::{Lambda, LambdaSettings};
+use providers::oci::{Oci, OciSettings};
 use providers::runpod::{RunPod, RunPodSettings};
 use providers::scaleway::{Scaleway, ScalewaySettings};
+use providers::seeweb::{Seeweb, SeewebSettings};
 use providers::vast::Vast;
 use providers::verda::{Verda, VerdaSettings};
 use providers::{Provider, ProviderId};
@@ -39,6 +41,8 @@ pub const FAKED_VENDORS: &[&str] = &[
     "jarvislabs",
     "cudo",
     "scaleway",
+    "oci",
+    "seeweb",
 ];
 
 /// How the sandbox builds its world.
@@ -175,6 +179,17 @@ pub async fn sandbox_providers(
             "scaleway" => {
                 let engine = world.start(fakes::scaleway::router, "/instance/v1").await?;
                 Arc::new(Scaleway::new(engine, ScalewaySettings::default())?)
+            }
+            // The cost estimator is public: the adapter sends no credentials.
+            "oci" => {
+                let engine = world
+                    .start(fakes::oci::router, "/a/ocom/docs/cloudestimator2/data")
+                    .await?;
+                Arc::new(Oci::new(engine, OciSettings::default())?)
+            }
+            "seeweb" => {
+                let engine = world.start(fakes::seeweb::router, "/ecs/v2").await?;
+                Arc::new(Seeweb::new(engine, SeewebSettings::default())?)
             }
             _ => Arc::new(SimProvider::new(
                 Arc::clone(&market),

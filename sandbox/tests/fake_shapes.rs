@@ -656,3 +656,87 @@ async fn the_scaleway_fake_answers_in_the_shape_of_the_real_samples() {
         ],
     );
 }
+
+#[tokio::test]
+async fn the_seeweb_fake_answers_in_the_shape_of_the_real_samples() {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(Market::new(3, clock).unwrap());
+    let config = WorldConfig::default();
+    let key = config.api_key.clone();
+    let (_providers, fakes) = sandbox_providers(market, config).await.unwrap();
+    let base = fakes.api_url("seeweb").unwrap();
+
+    let plans: Value = reqwest::Client::new()
+        .get(format!("{base}/plans"))
+        .header("X-APITOKEN", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert_same_shape(
+        &fixture("seeweb/plans.json"),
+        &plans,
+        &[
+            "status",
+            "plans",
+            "plans.*.name",
+            "plans.*.cpu",
+            "plans.*.ram",
+            "plans.*.disk",
+            "plans.*.gpu",
+            "plans.*.gpu_label",
+            "plans.*.hourly_price",
+            "plans.*.available",
+            "plans.*.available_regions.*.location",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn the_oci_fake_answers_in_the_shape_of_the_real_samples() {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(Market::new(3, clock).unwrap());
+    let (_providers, fakes) = sandbox_providers(market, WorldConfig::default())
+        .await
+        .unwrap();
+    let base = fakes.api_url("oci").unwrap();
+
+    // The estimator is public: no credentials.
+    let shapes: Value = reqwest::get(format!("{base}/shapes.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // The recorded excerpt holds CPU shapes only (`gpuQty: null`): the GPU fields and
+    // `products.json` rest on the constructed fixtures and gpuhunt's reading of them.
+    assert_same_shape(
+        &fixture("oci/cost-estimator-shapes.json"),
+        &shapes,
+        &[
+            "items",
+            "items.*.name",
+            "items.*.hidden",
+            "items.*.status",
+            "items.*.bundleMemoryQty",
+            "items.*.processorType.value",
+            "items.*.subType.value",
+            "items.*.products.*.partNumber",
+            "items.*.products.*.qty",
+            "items.*.products.*.type.value",
+        ],
+    );
+    assert_same_shape(
+        &fixture("oci/cost-estimator-shapes-gpu-constructed.json"),
+        &shapes,
+        &["items.*.gpuQty?", "items.*.gpuMemoryQty?"],
+    );
+}

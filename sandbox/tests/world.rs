@@ -58,7 +58,7 @@ fn provider<'a>(w: &'a World, id: &str) -> &'a Arc<dyn Provider> {
 
 /// Faked vendors whose fake is a public price list only (no provisioning API, no
 /// credentials): their adapters list offers and refuse everything else.
-const LISTING_ONLY: &[&str] = &["azure"];
+const LISTING_ONLY: &[&str] = &["azure", "oci"];
 
 #[tokio::test]
 async fn every_market_provider_is_present_once_and_faked_vendors_have_a_fake() {
@@ -196,6 +196,7 @@ async fn a_fake_refuses_requests_without_the_key() {
             "jarvislabs" => "/users/fetch",
             "do" => "/droplets",
             "hyperstack" => "/core/virtual-machines",
+            "seeweb" => "/servers",
             _ => "/instances",
         };
         let resp = reqwest::get(format!("{api}{path}")).await.unwrap();

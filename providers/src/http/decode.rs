@@ -44,9 +44,30 @@ pub fn usd_text(raw: &str) -> Option<MicroUsd> {
     Some(MicroUsd(if neg { -micro } else { micro }))
 }
 
+/// An amount in micro-EUR (or any currency) times a USD-per-unit rate (micro-USD per 1),
+/// rounded half-up to the micro-dollar. The rate is an operator setting, never a guess.
+pub fn eur_to_usd(micro_eur: MicroUsd, usd_per_eur: MicroUsd) -> Option<MicroUsd> {
+    let product = i128::from(micro_eur.0).checked_mul(i128::from(usd_per_eur.0))?;
+    let rounded = (product + 500_000) / 1_000_000;
+    i64::try_from(rounded).ok().map(MicroUsd)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn euros_convert_to_micro_dollars_rounded_half_up() {
+        let rate = MicroUsd(1_080_000);
+        assert_eq!(
+            eur_to_usd(MicroUsd(2_520_000), rate),
+            Some(MicroUsd(2_721_600))
+        );
+        assert_eq!(
+            eur_to_usd(MicroUsd(1), MicroUsd(1_500_000)),
+            Some(MicroUsd(2))
+        );
+    }
 
     #[test]
     fn decimal_usd_is_read_exactly_and_rounded_half_up_at_six_places() {

@@ -58,7 +58,7 @@ pub(crate) fn offers(
                 continue;
             };
             let Some(price) = decode::usd_number(&t.hourly_price)
-                .and_then(|eur| eur_to_usd(eur, usd_per_eur))
+                .and_then(|eur| decode::eur_to_usd(eur, usd_per_eur))
                 .filter(|p| p.0 > 0)
             else {
                 continue;
@@ -86,13 +86,6 @@ pub(crate) fn offers(
         }
     }
     out
-}
-
-/// Micro-EUR times USD per EUR, rounded half-up to the micro-dollar.
-pub(crate) fn eur_to_usd(micro_eur: MicroUsd, usd_per_eur: MicroUsd) -> Option<MicroUsd> {
-    let product = i128::from(micro_eur.0).checked_mul(i128::from(usd_per_eur.0))?;
-    let rounded = (product + 500_000) / 1_000_000;
-    i64::try_from(rounded).ok().map(MicroUsd)
 }
 
 /// `fr-par` of the zone `fr-par-2`.
@@ -192,19 +185,6 @@ pub(crate) fn classify(_status: u16, body: &[u8]) -> Option<ProviderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn euros_convert_to_micro_dollars_rounded_half_up() {
-        let rate = MicroUsd(1_080_000);
-        assert_eq!(
-            eur_to_usd(MicroUsd(2_520_000), rate),
-            Some(MicroUsd(2_721_600))
-        );
-        assert_eq!(
-            eur_to_usd(MicroUsd(1), MicroUsd(1_500_000)),
-            Some(MicroUsd(2))
-        );
-    }
 
     #[test]
     fn zones_name_their_region_and_ids_carry_the_zone() {

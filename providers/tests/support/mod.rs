@@ -47,7 +47,19 @@ pub struct Seen {
     pub path: String,
     pub query: Option<String>,
     pub authorization: Option<String>,
+    /// Every header, lower-case names (vendor auth headers, signatures).
+    pub headers: Vec<(String, String)>,
     pub body: String,
+}
+
+impl Seen {
+    /// The value of header `name` (lower case), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// A loopback server that answers every request from a script, then with a default.
@@ -105,6 +117,16 @@ impl Scripted {
             path: parts.uri.path().to_string(),
             query: parts.uri.query().map(str::to_string),
             authorization: header(&parts.headers, "authorization"),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
             body: String::from_utf8_lossy(&body).into_owned(),
         });
         let reply = self
@@ -281,6 +303,38 @@ where
         matches!(err, ProviderError::Transient(_)),
         "refused: {err:?}"
     );
+}
+
+/// A writer that keeps everything a tracing subscriber prints.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `f` under a TRACE subscriber with span events and returns its output and every
+/// log line it produced (for "the secret never reaches the logs" checks).
+pub async fn with_captured_logs<T>(f: impl Future<Output = T>) -> (T, String) {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let out = f.await;
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    (out, logs)
 }
 
 /// Runs `f` and fails the test if it takes longer than `secs`.

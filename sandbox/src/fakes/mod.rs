@@ -16,8 +16,10 @@ pub mod digitalocean;
 pub mod hyperstack;
 pub mod jarvislabs;
 pub mod lambda;
+pub mod oci;
 pub mod runpod;
 pub mod scaleway;
+pub mod seeweb;
 pub mod vast;
 pub mod verda;
 
@@ -92,6 +94,11 @@ pub enum FakeAuth {
     Bearer,
     /// `Authorization: Bearer <token>` with the token the fake issued for the key (OAuth).
     IssuedToken,
+    /// The key alone in a vendor header (`X-APITOKEN: <key>`).
+    Header(&'static str),
+    /// No credentials (public price lists), or checked by the fake itself before the guard
+    /// (request signatures over the body).
+    Public,
 }
 
 /// Applies auth, latency, the market's failure rate and the wire faults before a handler.
@@ -113,6 +120,10 @@ async fn guard(
         FakeAuth::IssuedToken => {
             presented == Some(format!("Bearer {}", verda::issued_token(&ctx.api_key)).as_str())
         }
+        FakeAuth::Header(name) => {
+            req.headers().get(name).and_then(|v| v.to_str().ok()) == Some(ctx.api_key.as_str())
+        }
+        FakeAuth::Public => true,
     };
     if !ok {
         return (StatusCode::UNAUTHORIZED, unauthorized_body(&ctx.provider)).into_response();
