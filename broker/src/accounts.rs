@@ -15,30 +15,61 @@ use crate::audit::{self, AuditEntry};
 use crate::tenants::DEFAULT_TENANT;
 use crate::{new_id, ConflictKind, Db, Error, Result};
 
-/// What a user may do.
+/// What a user may do. `user`, `pro` and `enterprise` follow the user's plan
+/// ([`crate::plans::Plan`]); `admin` (a POD admin) is granted on its own and keeps the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     User,
+    Pro,
+    Enterprise,
     Admin,
 }
 
 impl Role {
+    pub const ALL: [Role; 4] = [Role::User, Role::Pro, Role::Enterprise, Role::Admin];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::User => "user",
+            Role::Pro => "pro",
+            Role::Enterprise => "enterprise",
             Role::Admin => "admin",
         }
     }
 
     pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "user" => Some(Role::User),
-            "admin" => Some(Role::Admin),
-            _ => None,
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The plan a non-admin role stands for (`None` for admin, whose plan is kept apart).
+    pub fn plan(self) -> Option<crate::plans::Plan> {
+        use crate::plans::Plan;
+        match self {
+            Role::User => Some(Plan::Free),
+            Role::Pro => Some(Plan::Pro),
+            Role::Enterprise => Some(Plan::Enterprise),
+            Role::Admin => None,
+        }
+    }
+
+    /// What the `users.role` column stores: whether the user is an admin.
+    fn stored(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            _ => "user",
         }
     }
 }
+
+/// The columns of a [`UserRow`]; the role is derived from the admin flag and the plan.
+macro_rules! user_columns {
+    () => {
+        "id, tenant_id, email, CASE WHEN role = 'admin' THEN 'admin' WHEN plan = 'pro' THEN 'pro' \
+         WHEN plan = 'enterprise' THEN 'enterprise' ELSE 'user' END AS role, created_at"
+    };
+}
+pub(crate) use user_columns;
 
 /// A user as the rest of the product sees it.
 #[derive(Debug, Clone, Serialize)]
@@ -133,14 +164,15 @@ impl Accounts {
         let id = new_id();
         let now = self.clock.now_ms();
         let res = sqlx::query(
-            "INSERT INTO users (id, tenant_id, email, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+            "INSERT INTO users (id, tenant_id, email, password_hash, role, plan, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (email) DO NOTHING",
         )
         .bind(&id)
         .bind(DEFAULT_TENANT)
         .bind(&email)
         .bind(&hash)
-        .bind(role.as_str())
+        .bind(role.stored())
+        .bind(role.plan().unwrap_or_default().as_str())
         .bind(now)
         .execute(&self.db.pool)
         .await?;
@@ -168,9 +200,10 @@ impl Accounts {
                 ..
             }) => {
                 let email = parse_email(email)?;
+                // The admin flag is reset; the plan stays what it became.
                 sqlx::query("UPDATE users SET password_hash = $1, role = $2 WHERE email = $3")
                     .bind(hash_password(password)?)
-                    .bind(role.as_str())
+                    .bind(role.stored())
                     .bind(&email)
                     .execute(&self.db.pool)
                     .await?;
@@ -181,9 +214,11 @@ impl Accounts {
     }
 
     pub async fn by_email(&self, email: &str) -> Result<User> {
-        let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, tenant_id, email, role, created_at FROM users WHERE email = $1",
-        )
+        let row: Option<UserRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE email = $1"
+        ))
         .bind(email)
         .fetch_optional(&self.db.pool)
         .await?;
@@ -191,9 +226,11 @@ impl Accounts {
     }
 
     pub async fn by_id(&self, id: &str) -> Result<User> {
-        let row: Option<UserRow> = sqlx::query_as(
-            "SELECT id, tenant_id, email, role, created_at FROM users WHERE id = $1",
-        )
+        let row: Option<UserRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1"
+        ))
         .bind(id)
         .fetch_optional(&self.db.pool)
         .await?;
@@ -204,9 +241,11 @@ impl Accounts {
     #[instrument(skip_all)]
     pub async fn verify_login(&self, email: &str, password: &str) -> Result<User> {
         let email = email.trim().to_ascii_lowercase();
-        let row: Option<(String, String, String, String, i64, String)> = sqlx::query_as(
-            "SELECT id, tenant_id, email, role, created_at, password_hash FROM users WHERE email = $1",
-        )
+        let row: Option<(String, String, String, String, i64, String)> = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            ", password_hash FROM users WHERE email = $1"
+        ))
         .bind(&email)
         .fetch_optional(&self.db.pool)
         .await?;

@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod mail;
 pub mod offers;
 pub mod params;
+pub mod plans;
 pub mod service;
 pub mod tenants;
 

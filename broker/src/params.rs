@@ -1,6 +1,7 @@
 //! The parameter store: every operational setting with a type, a default, bounds or allowed
-//! values, scope resolution global → tenant (POD) → user, `effective_at`, and an audit row
-//! for every change. Reads go to the database, so a change applies to running code at once
+//! values, scope resolution user → plan → tenant (POD) → global → default, `effective_at`,
+//! and an audit row for every change. The `plan` scope holds plan-scoped limits (e.g.
+//! PRO's concurrent deployments); a user's plan is read from their row when resolving. Reads go to the database, so a change applies to running code at once
 //! (hot reload, across instances too).
 
 use serde::Serialize;
@@ -33,6 +34,8 @@ pub enum Kind {
 pub enum ScopeKind {
     Global,
     Tenant,
+    /// One plan (`free`, `pro`, `enterprise`): applies to the plan's users, above the tenant.
+    Plan,
     User,
 }
 
@@ -41,14 +44,20 @@ impl ScopeKind {
         match self {
             ScopeKind::Global => "global",
             ScopeKind::Tenant => "tenant",
+            ScopeKind::Plan => "plan",
             ScopeKind::User => "user",
         }
     }
 
+    pub const ALL: [ScopeKind; 4] = [
+        ScopeKind::Global,
+        ScopeKind::Tenant,
+        ScopeKind::Plan,
+        ScopeKind::User,
+    ];
+
     pub fn parse(s: &str) -> Option<Self> {
-        [ScopeKind::Global, ScopeKind::Tenant, ScopeKind::User]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        ScopeKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -66,6 +75,13 @@ pub struct Def {
 const ALL_SCOPES: &[ScopeKind] = &[ScopeKind::Global, ScopeKind::Tenant, ScopeKind::User];
 const SYSTEM_SCOPES: &[ScopeKind] = &[ScopeKind::Global, ScopeKind::Tenant];
 const TENANT_ONLY: &[ScopeKind] = &[ScopeKind::Tenant];
+/// Limits a plan may set (resolved user → plan → tenant → global).
+const PLAN_SCOPES: &[ScopeKind] = &[
+    ScopeKind::Global,
+    ScopeKind::Tenant,
+    ScopeKind::Plan,
+    ScopeKind::User,
+];
 
 pub const MODE: &str = "tenant.mode";
 pub const MAX_CONCURRENT: &str = "allocation.max_concurrent_per_user";
@@ -80,11 +96,17 @@ pub const JOB_POLL_MS: &str = "jobs.status_poll_ms";
 pub const MARKUP: &str = "pricing.markup_percent";
 pub const SANDBOX_STARTER_CREDIT: &str = "billing.sandbox_starter_credit_minor";
 pub const WEIGHTS_PREFIX: &str = "ranking.weights.";
+pub const RATE_LIMIT: &str = "rate_limit.api_requests_per_minute";
+pub const PLAN_RECOMMENDED: &str = "plans.recommended";
+/// Per-plan keys are `plans.<plan>.<fact>` (see `crate::plans`).
+pub const PLAN_PREFIX: &str = "plans.";
+const PLAN_NAMES: &[&str] = &["free", "pro", "enterprise"];
+const SUPPORT_LEVELS: &[&str] = &["community", "email", "priority"];
 
 static DEFS: &[Def] = &[
     Def { key: MODE, kind: Kind::Choice { allowed: &["sandbox", "live"] }, default: "\"sandbox\"", scopes: TENANT_ONLY,
         description: "The POD's mode: sandbox (simulated worlds, no real money or machines) or live. Switching needs `confirm` equal to the new mode." },
-    Def { key: MAX_CONCURRENT, kind: Kind::Int { min: 0, max: 1000 }, default: "2", scopes: ALL_SCOPES,
+    Def { key: MAX_CONCURRENT, kind: Kind::Int { min: 0, max: 1000 }, default: "2", scopes: PLAN_SCOPES,
         description: "Most live (not released or failed) deployments a user may hold at once." },
     Def { key: REQUIRE_ACTIVATION, kind: Kind::Bool, default: "true", scopes: ALL_SCOPES,
         description: "Whether a ready deployment waits for the emailed activation link before it becomes active." },
@@ -92,7 +114,7 @@ static DEFS: &[Def] = &[
         description: "How long an activation link stays valid, seconds." },
     Def { key: "allocation.refund_window_days", kind: Kind::Int { min: 0, max: 365 }, default: "14", scopes: SYSTEM_SCOPES,
         description: "Days within which unused prepaid credit can be refunded." },
-    Def { key: "rate_limit.api_requests_per_minute", kind: Kind::Int { min: 1, max: 1_000_000 }, default: "600", scopes: ALL_SCOPES,
+    Def { key: "rate_limit.api_requests_per_minute", kind: Kind::Int { min: 1, max: 1_000_000 }, default: "600", scopes: PLAN_SCOPES,
         description: "API requests a user may make per minute." },
     Def { key: "billing.window_seconds", kind: Kind::Int { min: 60, max: 604_800 }, default: "3600", scopes: SYSTEM_SCOPES,
         description: "The billing window a deployment hold reserves, seconds." },
@@ -137,6 +159,26 @@ static DEFS: &[Def] = &[
         description: "TOPSIS weights of the `inference` profile." },
     Def { key: "billing.meter_interval_seconds", kind: Kind::Int { min: 1, max: 3600 }, default: "60", scopes: &[ScopeKind::Global],
         description: "How often running deployments' usage is posted to the ledger, seconds (the charge is exact to the millisecond whatever the interval)." },
+    Def { key: PLAN_RECOMMENDED, kind: Kind::Choice { allowed: PLAN_NAMES }, default: "\"pro\"", scopes: SYSTEM_SCOPES,
+        description: "The plan the pricing table marks as recommended." },
+    Def { key: "plans.free.monthly_price_minor", kind: Kind::Int { min: 0, max: 100_000_000 }, default: "0", scopes: SYSTEM_SCOPES,
+        description: "FREE plan price per month, cents (sandbox; live prices come from the payment gateway)." },
+    Def { key: "plans.free.annual_price_minor", kind: Kind::Int { min: 0, max: 1_000_000_000 }, default: "0", scopes: SYSTEM_SCOPES,
+        description: "FREE plan price per year, cents." },
+    Def { key: "plans.free.support", kind: Kind::Choice { allowed: SUPPORT_LEVELS }, default: "\"community\"", scopes: SYSTEM_SCOPES,
+        description: "Support the FREE plan includes." },
+    Def { key: "plans.pro.monthly_price_minor", kind: Kind::Int { min: 0, max: 100_000_000 }, default: "2900", scopes: SYSTEM_SCOPES,
+        description: "PRO plan price per month, cents (sandbox; live prices come from the payment gateway)." },
+    Def { key: "plans.pro.annual_price_minor", kind: Kind::Int { min: 0, max: 1_000_000_000 }, default: "29000", scopes: SYSTEM_SCOPES,
+        description: "PRO plan price per year, cents." },
+    Def { key: "plans.pro.support", kind: Kind::Choice { allowed: SUPPORT_LEVELS }, default: "\"email\"", scopes: SYSTEM_SCOPES,
+        description: "Support the PRO plan includes." },
+    Def { key: "plans.enterprise.monthly_price_minor", kind: Kind::Int { min: 0, max: 100_000_000 }, default: "49900", scopes: SYSTEM_SCOPES,
+        description: "ENTERPRISE plan price per month, cents (sandbox; live prices come from the payment gateway)." },
+    Def { key: "plans.enterprise.annual_price_minor", kind: Kind::Int { min: 0, max: 1_000_000_000 }, default: "499000", scopes: SYSTEM_SCOPES,
+        description: "ENTERPRISE plan price per year, cents." },
+    Def { key: "plans.enterprise.support", kind: Kind::Choice { allowed: SUPPORT_LEVELS }, default: "\"priority\"", scopes: SYSTEM_SCOPES,
+        description: "Support the ENTERPRISE plan includes." },
 ];
 
 /// Every parameter the product knows.
@@ -156,6 +198,7 @@ pub fn def(key: &str) -> Result<&'static Def> {
 pub enum Scope {
     Global,
     Tenant(String),
+    Plan(String),
     User(String),
 }
 
@@ -164,6 +207,7 @@ impl Scope {
         match self {
             Scope::Global => ScopeKind::Global,
             Scope::Tenant(_) => ScopeKind::Tenant,
+            Scope::Plan(_) => ScopeKind::Plan,
             Scope::User(_) => ScopeKind::User,
         }
     }
@@ -171,7 +215,7 @@ impl Scope {
     pub fn id(&self) -> &str {
         match self {
             Scope::Global => "",
-            Scope::Tenant(id) | Scope::User(id) => id,
+            Scope::Tenant(id) | Scope::Plan(id) | Scope::User(id) => id,
         }
     }
 
@@ -179,6 +223,7 @@ impl Scope {
         match self {
             Scope::Global => format!("param:{key}@global"),
             Scope::Tenant(id) => format!("param:{key}@tenant:{id}"),
+            Scope::Plan(id) => format!("param:{key}@plan:{id}"),
             Scope::User(id) => format!("param:{key}@user:{id}"),
         }
     }
@@ -266,7 +311,8 @@ impl Params {
     }
 
     /// The effective value of `key` for `ctx`: the newest value already in effect at the
-    /// most specific scope that has one, else the default.
+    /// most specific scope that has one (user → the user's plan → tenant → global), else the
+    /// default.
     pub async fn get(&self, key: &str, ctx: Ctx<'_>) -> Result<Value> {
         let mut conn = self.db.pool.acquire().await?;
         self.get_with(&mut conn, key, ctx).await
@@ -279,20 +325,45 @@ impl Params {
         key: &str,
         ctx: Ctx<'_>,
     ) -> Result<Value> {
+        self.resolve(conn, key, ctx, None).await
+    }
+
+    /// The effective value of `key` for a plan's users in a tenant (plan → tenant → global →
+    /// default), e.g. for the pricing table.
+    pub async fn for_plan(&self, key: &str, tenant_id: &str, plan: &str) -> Result<Value> {
+        let mut conn = self.db.pool.acquire().await?;
+        let ctx = Ctx {
+            tenant_id,
+            user_id: None,
+        };
+        self.resolve(&mut conn, key, ctx, Some(plan)).await
+    }
+
+    /// Resolution: the user's value, else the plan's (`plan`, or the user's plan from their
+    /// row), else the tenant's, else the global one, else the default.
+    async fn resolve(
+        &self,
+        conn: &mut AnyConnection,
+        key: &str,
+        ctx: Ctx<'_>,
+        plan: Option<&str>,
+    ) -> Result<Value> {
         let d = def(key)?;
         let now = self.clock.now_ms();
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT scope, value FROM params WHERE key = $1 AND effective_at <= $2 AND \
-             ((scope = 'global') OR (scope = 'tenant' AND scope_id = $3) OR (scope = 'user' AND scope_id = $4)) \
+             ((scope = 'global') OR (scope = 'tenant' AND scope_id = $3) OR (scope = 'user' AND scope_id = $4) \
+              OR (scope = 'plan' AND scope_id = CASE WHEN $5 <> '' THEN $5 ELSE (SELECT plan FROM users WHERE id = $4) END)) \
              ORDER BY effective_at DESC",
         )
         .bind(key)
         .bind(now)
         .bind(ctx.tenant_id)
         .bind(ctx.user_id.unwrap_or(""))
+        .bind(plan.unwrap_or(""))
         .fetch_all(&mut *conn)
         .await?;
-        for scope in ["user", "tenant", "global"] {
+        for scope in ["user", "plan", "tenant", "global"] {
             if let Some((_, v)) = rows.iter().find(|(s, _)| s == scope) {
                 if let Ok(v) = serde_json::from_str(v) {
                     return Ok(v);
@@ -385,6 +456,15 @@ impl Params {
             });
         }
         validate(d, &change.value)?;
+        if let Scope::Plan(p) = &change.scope {
+            if !PLAN_NAMES.contains(&p.as_str()) {
+                return Err(Error::invalid_choice(
+                    "scope_id",
+                    p,
+                    PLAN_NAMES.iter().map(|s| s.to_string()).collect(),
+                ));
+            }
+        }
         let now = self.clock.now_ms();
         let effective_at = change.effective_at.unwrap_or(now);
         let mut tx = self.db.begin().await?;

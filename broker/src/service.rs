@@ -17,6 +17,7 @@ use crate::jobs::{self, Outcome, Policy};
 use crate::ledger::Ledger;
 use crate::offers::{OfferIndex, OfferPage, OfferQuery, RankedOffer, Weights};
 use crate::params::{self, Ctx, Params};
+use crate::plans::Plans;
 use crate::tenants::{self, Mode, DEFAULT_TENANT};
 use crate::{Clock, Db, Error, Result};
 
@@ -44,6 +45,7 @@ pub struct Broker {
     pub accounts: Accounts,
     pub allocations: Allocations,
     pub ledger: Ledger,
+    pub plans: Plans,
     pub dispatcher: Arc<Dispatcher>,
     indexes: HashMap<Mode, Arc<OfferIndex>>,
     job_wake: Notify,
@@ -85,6 +87,7 @@ impl Broker {
             ledger.clone(),
             cfg.base_url.clone(),
         );
+        let plans = Plans::new(db.clone(), Arc::clone(&clock), params.clone());
         let mut indexes = HashMap::new();
         for mode in [Mode::Sandbox, Mode::Live] {
             let ps = worlds.get(&mode).cloned().unwrap_or_default();
@@ -99,6 +102,7 @@ impl Broker {
             accounts,
             allocations,
             ledger,
+            plans,
             indexes,
             job_wake: Notify::new(),
             worker_id: crate::new_id(),

@@ -34,7 +34,10 @@ fn scope_of(
         ApiError::Broker(broker::Error::invalid_choice(
             "scope",
             kind,
-            vec!["global".into(), "tenant".into(), "user".into()],
+            ScopeKind::ALL
+                .iter()
+                .map(|k| k.as_str().to_string())
+                .collect(),
         ))
     })?;
     Ok(match k {
@@ -43,6 +46,12 @@ fn scope_of(
             id.filter(|i| !i.is_empty())
                 .unwrap_or_else(|| admin.tenant_id.clone()),
         ),
+        ScopeKind::Plan => Scope::Plan(id.filter(|i| !i.is_empty()).ok_or_else(|| {
+            ApiError::Broker(broker::Error::invalid(
+                "scope_id",
+                "plan scope needs the plan (free, pro or enterprise)",
+            ))
+        })?),
         ScopeKind::User => Scope::User(id.filter(|i| !i.is_empty()).ok_or_else(|| {
             ApiError::Broker(broker::Error::invalid(
                 "scope_id",

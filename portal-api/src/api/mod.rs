@@ -5,6 +5,7 @@ mod admin;
 mod billing;
 mod deployments;
 mod offers;
+mod plans;
 
 use std::sync::Arc;
 
@@ -86,4 +87,5 @@ pub fn router() -> Router<Arc<AppState>> {
         .merge(deployments::router())
         .merge(admin::router())
         .merge(billing::router())
+        .merge(plans::router())
 }

@@ -14,6 +14,7 @@ pub enum Nav {
     Home,
     Offers,
     Deployments,
+    Plans,
     Admin,
     Login,
     Register,
@@ -84,6 +85,7 @@ impl Page {
                 self.nav == Nav::Deployments,
                 "",
             ),
+            nav_link("/plans", "Plans", "nav-plans", self.nav == Nav::Plans, ""),
             nav_link(
                 "/admin/outbox",
                 "Admin",

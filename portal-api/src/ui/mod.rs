@@ -9,6 +9,7 @@
 mod assets;
 mod landing;
 mod layout;
+mod plans;
 
 use std::sync::Arc;
 
@@ -177,6 +178,21 @@ async fn params(State(s): State<Arc<AppState>>) -> Response {
     .await
 }
 
+async fn plans_page(State(s): State<Arc<AppState>>) -> Response {
+    let mode = default_mode(&s).await;
+    match s.broker.plans.catalogue(DEFAULT_TENANT).await {
+        Ok(plans) => Page {
+            title: "Plans",
+            nav: Nav::Plans,
+            mode,
+            script: None,
+            body: plans::render(&plans),
+        }
+        .into_response(),
+        Err(e) => crate::error::ApiError::Broker(e).into_response(),
+    }
+}
+
 /// The UI's routes: pages, and the embedded assets under `/assets/`.
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -190,6 +206,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/admin", get(outbox))
         .route("/admin/outbox", get(outbox))
         .route("/admin/params", get(params))
+        .route("/plans", get(plans_page))
         .route("/assets/{name}", get(assets::serve))
 }
 
