@@ -377,7 +377,7 @@ impl Spelling {
                 "nvl" => s.nvl = true,
                 t => match memory_token(t) {
                     Some(gib) => s.memory_gib = Some(gib),
-                    None => s.key.push_str(t),
+                    None => s.key.push_str(glued_brand(t)),
                 },
             }
         }
@@ -493,6 +493,16 @@ impl Spelling {
 }
 
 /// `80gb`, `80g`, `96gib`, `80` is not: a memory size token, in GiB.
+/// A token with the brand glued to the model (TensorDock's `geforcertx4090`,
+/// `teslav100`), without the brand.
+fn glued_brand(token: &str) -> &str {
+    token
+        .strip_prefix("geforce")
+        .or_else(|| token.strip_prefix("tesla"))
+        .filter(|rest| !rest.is_empty())
+        .unwrap_or(token)
+}
+
 fn memory_token(token: &str) -> Option<f64> {
     let digits = token
         .strip_suffix("gib")
@@ -665,6 +675,13 @@ mod tests {
             ("Radeon Pro V520", Some(8.0), "RadeonProV520"),
             ("Radeon MI25", None, "MI25"),
             ("L40S", Some(44.9883), "L40S"),
+            // Recorded spellings of the adapters added later (see providers/fixtures/).
+            ("geforcertx4090-pcie-24gb", None, "RTX4090"),
+            ("teslav100-pcie-16gb", None, "V100-16GB"),
+            ("l40-pcie-48gb", None, "L40"),
+            ("NVIDIA_A100", Some(80.0), "A100-80GB-SXM"),
+            ("NVIDIA A100 80GB PCIe", None, "A100-80GB-PCIe"),
+            ("NVIDIA L40s 48GB", None, "L40S"),
         ];
         for (raw, mem, want) in cases {
             let got = canonical(raw, *mem).map(|m| m.name);

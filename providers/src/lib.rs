@@ -17,13 +17,16 @@ pub mod maas;
 pub mod money;
 pub mod oci;
 pub mod offer;
+pub mod ownership;
 pub mod provider;
 pub mod regions;
 pub mod runpod;
 pub mod scaleway;
 pub mod seeweb;
+pub mod tensordock;
 pub mod vast;
 pub mod verda;
+pub mod vultr;
 
 pub use money::{MicroUsd, ParseMoneyError};
 pub use offer::{Offer, OfferId, OfferSource, Pricing, ProviderId};

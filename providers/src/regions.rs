@@ -25,9 +25,12 @@ pub fn country_of(provider: &str, region: &str) -> Option<&'static str> {
         "fluidstack" | "hyperstack" | "scp" | "verda" | "datacrunch" | "paperspace" => {
             by_country_word(r)
         }
+        // `City, ST, Country` (`Ashburn, VA, USA`): the state must not read as a country.
+        "tensordock" => by_country_word(r),
         // Country-prefixed codes: `ca-montreal-1`, `fr-par`, `it-fr2`, `IN1`, `CZ`.
         "cudo" | "scaleway" | "seeweb" | "jarvislabs" | "runpod" => iso_prefix(r),
         "vast" => vast(region),
+        "vultr" => vultr(r),
         _ => generic(region),
     }
 }
@@ -281,6 +284,45 @@ fn digitalocean(r: &str) -> Option<&'static str> {
     lookup(table, &site)
 }
 
+/// Vultr's three-letter location ids (`ewr`, `ord`, `sea`: its `/v2/regions` list).
+fn vultr(r: &str) -> Option<&'static str> {
+    let table: &[(&str, &str)] = &[
+        ("ams", "NL"),
+        ("atl", "US"),
+        ("blr", "IN"),
+        ("bom", "IN"),
+        ("cdg", "FR"),
+        ("del", "IN"),
+        ("dfw", "US"),
+        ("ewr", "US"),
+        ("fra", "DE"),
+        ("hnl", "US"),
+        ("icn", "KR"),
+        ("itm", "JP"),
+        ("jnb", "ZA"),
+        ("lax", "US"),
+        ("lhr", "GB"),
+        ("mad", "ES"),
+        ("man", "GB"),
+        ("mel", "AU"),
+        ("mex", "MX"),
+        ("mia", "US"),
+        ("nrt", "JP"),
+        ("ord", "US"),
+        ("sao", "BR"),
+        ("scl", "CL"),
+        ("sea", "US"),
+        ("sgp", "SG"),
+        ("sjc", "US"),
+        ("sto", "SE"),
+        ("syd", "AU"),
+        ("tlv", "IL"),
+        ("waw", "PL"),
+        ("yto", "CA"),
+    ];
+    lookup(table, r)
+}
+
 /// Regions named after a country (`norway_4_eu`, `CANADA-1`, `KOREA-WEST-1-…`, `FIN-01`,
 /// `East Coast (NY2)`) or with a `us`/`usa` part.
 fn by_country_word(r: &str) -> Option<&'static str> {
@@ -394,6 +436,10 @@ mod tests {
             ("scp", "KOREA-WEST-1-SCP-B001", "KR"),
             ("seeweb", "it-fr2", "IT"),
             ("verda", "FIN-03", "FI"),
+            ("tensordock", "Ashburn, VA, USA", "US"),
+            ("tensordock", "Los Angeles, CA, USA", "US"),
+            ("vultr", "ewr", "US"),
+            ("vultr", "fra", "DE"),
         ];
         for (provider, region, want) in cases {
             assert_eq!(

@@ -7,6 +7,10 @@ use thiserror::Error;
 /// The seed catalogue as shipped: real offers from 22 providers (see `data/README.md`).
 pub const SEED_CSV: &str = include_str!("../data/gpu-offers.csv");
 
+/// Rows for the providers the catalogue lacks, taken from the real recorded API responses
+/// in `providers/fixtures/` (same columns; sources in `data/README.md`).
+pub const RECORDED_CSV: &str = include_str!("../data/recorded-offers.csv");
+
 /// The catalogue could not be read.
 #[derive(Debug, Error)]
 pub enum CatalogError {
@@ -56,9 +60,11 @@ pub fn parse(text: &str) -> Result<Vec<SeedRow>, CatalogError> {
     Ok(rows)
 }
 
-/// The embedded seed catalogue, parsed.
+/// The embedded seed catalogue and the recorded rows, parsed.
 pub fn seed_rows() -> Result<Vec<SeedRow>, CatalogError> {
-    parse(SEED_CSV)
+    let mut rows = parse(SEED_CSV)?;
+    rows.extend(parse(RECORDED_CSV)?);
+    Ok(rows)
 }
 
 /// A decimal USD string as micro-USD: exact up to six decimals; longer fractions (float
@@ -99,7 +105,7 @@ mod tests {
 
     #[test]
     fn the_seed_catalogue_parses_in_full() {
-        let rows = seed_rows().unwrap();
+        let rows = parse(SEED_CSV).unwrap();
         assert_eq!(rows.len(), 3631);
         assert_eq!(rows.iter().filter(|r| r.spot_price.is_some()).count(), 2222);
         let first = &rows[0];

@@ -713,6 +713,7 @@ fn storage_gib(gpu_count: u32) -> u32 {
 /// The human name of a provider key.
 pub fn display_name(provider: &str) -> String {
     let name = match provider {
+        "akash" => "Akash Network",
         "aws" => "AWS",
         "azure" => "Microsoft Azure",
         "cudo" => "Cudo Compute",
@@ -724,6 +725,8 @@ pub fn display_name(provider: &str) -> String {
         "ibm" => "IBM Cloud",
         "jarvislabs" => "JarvisLabs",
         "lambda" => "Lambda Cloud",
+        "latitude" => "Latitude.sh",
+        "linode" => "Akamai Cloud (Linode)",
         "mithril" => "Mithril",
         "nebius" => "Nebius",
         "oci" => "Oracle Cloud",
@@ -733,8 +736,10 @@ pub fn display_name(provider: &str) -> String {
         "scaleway" => "Scaleway",
         "scp" => "Samsung Cloud Platform",
         "seeweb" => "Seeweb",
+        "tensordock" => "TensorDock",
         "vast" => "Vast.ai",
         "verda" => "Verda",
+        "vultr" => "Vultr",
         other => return other.to_string(),
     };
     name.to_string()

@@ -20,8 +20,10 @@ use providers::oci::{Oci, OciSettings};
 use providers::runpod::{RunPod, RunPodSettings};
 use providers::scaleway::{Scaleway, ScalewaySettings};
 use providers::seeweb::{Seeweb, SeewebSettings};
+use providers::tensordock::{TensorDock, TensorDockSettings};
 use providers::vast::Vast;
 use providers::verda::{Verda, VerdaSettings};
+use providers::vultr::{Vultr, VultrSettings};
 use providers::{Provider, ProviderId};
 use thiserror::Error;
 
@@ -43,6 +45,8 @@ pub const FAKED_VENDORS: &[&str] = &[
     "scaleway",
     "oci",
     "seeweb",
+    "tensordock",
+    "vultr",
 ];
 
 /// How the sandbox builds its world.
@@ -190,6 +194,14 @@ pub async fn sandbox_providers(
             "seeweb" => {
                 let engine = world.start(fakes::seeweb::router, "/ecs/v2").await?;
                 Arc::new(Seeweb::new(engine, SeewebSettings::default())?)
+            }
+            "tensordock" => {
+                let engine = world.start(fakes::tensordock::router, "/api/v2").await?;
+                Arc::new(TensorDock::new(engine, TensorDockSettings::default())?)
+            }
+            "vultr" => {
+                let engine = world.start(fakes::vultr::router, "/v2").await?;
+                Arc::new(Vultr::new(engine, VultrSettings::default())?)
             }
             _ => Arc::new(SimProvider::new(
                 Arc::clone(&market),

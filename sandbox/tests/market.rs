@@ -76,7 +76,7 @@ fn temp_state_file(name: &str) -> PathBuf {
 }
 
 #[tokio::test]
-async fn all_22_providers_list_one_offer_per_row_and_pricing_kind() {
+async fn all_24_providers_list_one_offer_per_row_and_pricing_kind() {
     let (market, _) = market(1);
     let rows = catalog::seed_rows().unwrap();
     let mut expected: BTreeMap<String, usize> = BTreeMap::new();
@@ -86,14 +86,15 @@ async fn all_22_providers_list_one_offer_per_row_and_pricing_kind() {
 
     let providers = market.providers();
 
-    assert_eq!(providers.len(), 22);
+    // 22 from the catalogue, the rest from recorded API samples.
+    assert_eq!(providers.len(), 24);
     for p in &providers {
         let offers = p.list_offers().await.unwrap();
         assert_eq!(offers.len(), expected[&p.id().0], "{}", p.id());
         assert!(!p.display_name().is_empty());
         assert!(offers.iter().all(|o| o.provider == *p.id()));
     }
-    assert_eq!(market.all_offers().len(), 5_853);
+    assert_eq!(market.all_offers().len(), 5_858);
     assert!(
         market.unknown_gpu_names().is_empty(),
         "{:?}",
@@ -129,23 +130,30 @@ fn offer_ids_are_unique_and_stable_across_restarts_and_seeds() {
 #[test]
 fn drift_free_prices_equal_the_catalogue_exactly() {
     let (market, _) = drift_free(3);
-    let csv = std::fs::read_to_string(
-        std::path::Path::new(
-            &std::env::var("CARGO_MANIFEST_DIR")
-                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+    let read = |name: &str| {
+        std::fs::read_to_string(
+            std::path::Path::new(
+                &std::env::var("CARGO_MANIFEST_DIR")
+                    .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string()),
+            )
+            .join("data")
+            .join(name),
         )
-        .join("data/gpu-offers.csv"),
-    )
-    .unwrap();
-    // (on-demand, spot) prices as written, in file order (sorted by provider, as the market).
-    let written: Vec<(String, String)> = csv
+        .unwrap()
+    };
+    // (on-demand, spot) prices as written, in file order within a provider, providers
+    // sorted (as the market): the catalogue's rows, then the recorded ones.
+    let catalogue = read("gpu-offers.csv");
+    let recorded = read("recorded-offers.csv");
+    let mut rows: Vec<Vec<String>> = catalogue
         .lines()
         .skip(1)
-        .map(|l| {
-            let f = csv_fields(l);
-            (f[9].clone(), f[10].clone())
-        })
+        .chain(recorded.lines().skip(1))
+        .map(csv_fields)
         .collect();
+    rows.sort_by(|a, b| a[0].cmp(&b[0]));
+    let written: Vec<(String, String)> =
+        rows.iter().map(|f| (f[9].clone(), f[10].clone())).collect();
     let offers = market.all_offers();
     let on_demand: Vec<_> = offers
         .iter()

@@ -68,7 +68,7 @@ async fn every_market_provider_is_present_once_and_faked_vendors_have_a_fake() {
     let expected: Vec<String> = w.market.provider_ids().into_iter().map(|p| p.0).collect();
 
     assert_eq!(ids, expected);
-    assert_eq!(ids.len(), 22);
+    assert_eq!(ids.len(), 24);
     for v in FAKED_VENDORS {
         assert!(w.fakes.url(v).unwrap().starts_with("http://127.0.0.1:"));
     }

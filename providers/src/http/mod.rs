@@ -35,7 +35,7 @@ use tracing::Instrument;
 
 pub use breaker::{BreakerBackoff, BreakerPolicy, BreakerState};
 pub use descriptor::{AuthScheme, Descriptor, ErrorClassifier, DEFAULT_RETRYABLE};
-pub use outcome::{retry_after, status_error, transport_error, Conflict};
+pub use outcome::{message_error, retry_after, status_error, transport_error, Conflict};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 

@@ -34,6 +34,31 @@ pub fn status_error(
     }
 }
 
+/// The error for a vendor's error message and its status: quota words (`quota`, `balance`,
+/// `limit reached`, `maximum`) mean no quota, then capacity words (`unavailable`, `out of
+/// stock`, `insufficient`, `not enough`, `not available`, `no available`, `capacity`) no
+/// capacity; the rest follows [`status_error`]. For APIs whose error bodies carry only free
+/// text.
+pub fn message_error(status: u16, message: &str) -> ProviderError {
+    let m = message.to_ascii_lowercase();
+    let any = |words: &[&str]| words.iter().any(|w| m.contains(w));
+    if any(&["quota", "balance", "limit reached", "maximum"]) {
+        ProviderError::NoQuota
+    } else if any(&[
+        "unavailable",
+        "out of stock",
+        "insufficient",
+        "not enough",
+        "not available",
+        "no available",
+        "capacity",
+    ]) {
+        ProviderError::NoCapacity
+    } else {
+        status_error(status, Conflict::Transient, None)
+    }
+}
+
 /// The error for a request that got no response.
 pub fn transport_error(e: &reqwest::Error) -> ProviderError {
     if e.is_timeout() {
@@ -92,6 +117,27 @@ mod tests {
         ));
         assert!(matches!(
             status_error(418, c, None),
+            ProviderError::InvalidResponse(_)
+        ));
+    }
+
+    #[test]
+    fn free_text_messages_map_capacity_and_quota_words_before_the_status() {
+        assert_eq!(
+            message_error(400, "Hostnode unavailable"),
+            ProviderError::NoCapacity
+        );
+        assert_eq!(
+            message_error(400, "Insufficient balance"),
+            ProviderError::NoQuota
+        );
+        assert_eq!(
+            message_error(400, "You have reached the maximum monthly fee limit"),
+            ProviderError::NoQuota
+        );
+        assert_eq!(message_error(401, "Invalid API key"), ProviderError::Auth);
+        assert!(matches!(
+            message_error(400, "Invalid plan"),
             ProviderError::InvalidResponse(_)
         ));
     }

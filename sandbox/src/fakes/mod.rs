@@ -20,8 +20,10 @@ pub mod oci;
 pub mod runpod;
 pub mod scaleway;
 pub mod seeweb;
+pub mod tensordock;
 pub mod vast;
 pub mod verda;
+pub mod vultr;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
