@@ -344,21 +344,6 @@ pub async fn within<T>(secs: u64, f: impl Future<Output = T>) -> T {
         .expect("test took too long")
 }
 
-/// A capturing `tracing` writer (everything the subscriber prints).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The secret [`assert_secret_sent_not_logged`] hands the adapter.
 pub const LIVE_SECRET: &str = "sk-live-very-secret";
 
@@ -370,22 +355,16 @@ where
     P: Provider + std::fmt::Debug,
     F: Fn(EngineConfig) -> P,
 {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
     let server = Scripted::start(reply).await;
     let mut config = test_config(&server.url);
     config.credentials = Some(Secret::new(LIVE_SECRET));
     let provider = make(config);
 
-    let _ = provider.list_offers().await;
-    tracing::info!(provider = ?provider, "adapter state");
+    let ((), logs) = with_captured_logs(async {
+        let _ = provider.list_offers().await;
+        tracing::info!(provider = ?provider, "adapter state");
+    })
+    .await;
 
     let seen = server.seen.lock().unwrap().clone();
     assert!(!seen.is_empty(), "the adapter made no call");
@@ -397,7 +376,6 @@ where
             s.path
         );
     }
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("provider_call"), "{logs}");
     assert!(!logs.contains(LIVE_SECRET), "{logs}");
 }
