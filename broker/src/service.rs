@@ -14,7 +14,7 @@ use crate::accounts::{Accounts, User};
 use crate::allocations::{Allocation, Allocations, DeployRequest};
 use crate::events::Dispatcher;
 use crate::jobs::{self, Outcome, Policy};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, TickReport};
 use crate::offers::{OfferIndex, OfferPage, OfferQuery, RankedOffer, Weights};
 use crate::params::{self, Ctx, Params};
 use crate::plans::Plans;
@@ -370,11 +370,53 @@ impl Broker {
         Ok(n)
     }
 
+    /// One billing pass at `now`: meters every billed deployment, then releases the
+    /// deployments of users whose credit is depleted (through the release path; billing stops
+    /// at the provider-confirmed release). Returns the tick report and how many were released.
+    pub async fn billing_pass(&self, now: i64) -> Result<(TickReport, usize)> {
+        let report = self.ledger.meter_tick(now).await?;
+        let mut released = 0;
+        for id in self.ledger.depleted_allocations().await? {
+            match self.allocations.auto_release(&id).await {
+                Ok(true) => released += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    warn!(allocation = %id, error = %e, "auto-release failed; retried next pass")
+                }
+            }
+        }
+        if released > 0 {
+            info!(released, "released deployments of depleted accounts");
+            self.job_wake.notify_one();
+            self.dispatcher.nudge();
+        }
+        Ok((report, released))
+    }
+
+    /// Refunds unused prepaid credit (within `allocation.refund_window_days`): the ledger
+    /// posting (cash → refunds), idempotent on `idempotency_key`.
+    ///
+    /// Payment gateway hook: in LIVE mode the money goes back through the gateway's refund of
+    /// the newest top-ups' payments, called here after the posting commits with the same
+    /// idempotency key (the payments work). In SANDBOX the ledger posting is the whole refund
+    /// (play money).
+    pub async fn refund(
+        &self,
+        user: &User,
+        amount_minor: i64,
+        idempotency_key: &str,
+    ) -> Result<crate::ledger::Posted> {
+        Ok(self
+            .ledger
+            .refund_unused(&user.id, amount_minor, idempotency_key)
+            .await?)
+    }
+
     async fn meter_loop(self: Arc<Self>) {
         let mut stop = self.stop.subscribe();
         loop {
-            if let Err(e) = self.ledger.meter_tick(self.clock.now_ms()).await {
-                warn!(error = %e, "metering tick failed");
+            if let Err(e) = self.billing_pass(self.clock.now_ms()).await {
+                warn!(error = %e, "billing pass failed");
             }
             let secs = self
                 .params

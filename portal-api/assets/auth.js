@@ -31,7 +31,9 @@ document.addEventListener('DOMContentLoaded', () => {
         },
       });
       GB.saveSession(tokens);
-      location.assign(next);
+      // No credit and nothing running: billing first, with the onboarding call to action.
+      const billing = await GB.api('/api/v1/billing').catch(() => null);
+      location.assign(billing && billing.onboarding ? '/billing?onboarding=1' : next);
     } catch (e) {
       GB.showError(error, e, { email: 'email', password: 'password' });
       submit.disabled = false;

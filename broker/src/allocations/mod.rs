@@ -487,6 +487,50 @@ impl Allocations {
         Ok(a)
     }
 
+    /// Releases a deployment because its owner's credit is depleted: `ready`/`active` →
+    /// `releasing` with the release job and a `deployment.auto_release` audit row, through the
+    /// same path as a user's release (billing stops at the provider-confirmed release).
+    /// Checked again under the owner's lock, so a top-up that lands first keeps it running.
+    /// Returns whether it released.
+    #[instrument(skip_all, fields(allocation = id))]
+    pub async fn auto_release(&self, id: &str) -> Result<bool> {
+        let now = self.clock.now_ms();
+        let mut tx = self.db.begin().await?;
+        let a = load_with(&mut tx, id).await?;
+        sqlx::query("UPDATE users SET lock_version = lock_version + 1 WHERE id = $1")
+            .bind(&a.user_id)
+            .execute(&mut *tx)
+            .await?;
+        let depleted: Option<(String,)> = sqlx::query_as(
+            "SELECT state FROM ledger_billing_states WHERE user_id = $1 AND state = 'depleted'",
+        )
+        .bind(&a.user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let a = load_with(&mut tx, id).await?;
+        if depleted.is_none() || !matches!(a.state, State::Ready | State::Active) {
+            return Ok(false);
+        }
+        step(&mut tx, now, &a, State::Releasing, Some("credit depleted")).await?;
+        jobs::enqueue(&mut tx, now, jobs::Kind::Release, &a.id).await?;
+        crate::audit::record(
+            &mut tx,
+            now,
+            crate::audit::AuditEntry {
+                tenant_id: Some(&a.tenant_id),
+                actor: "billing",
+                action: "deployment.auto_release",
+                subject: &format!("deployment:{}", a.id),
+                before: Some(a.state.as_str()),
+                after: Some("releasing"),
+                reason: Some("credit depleted"),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Redeems the emailed single-use activation token: `ready` → `active`.
     #[instrument(skip_all, fields(allocation = id))]
     pub async fn activate(&self, id: &str, token: &str) -> Result<Activated> {

@@ -38,7 +38,9 @@ mod credit;
 mod holds;
 pub mod metering;
 mod meters;
+pub mod notices;
 mod standing;
+pub mod statement;
 
 use std::sync::Arc;
 

@@ -7,9 +7,11 @@ use tracing::warn;
 
 use super::book::balance_with;
 use super::{
-    billing, metering, BillingState, Cause, Ledger, Result, Thresholds, LOW_BALANCE, WINDOW,
+    billing, metering, notices, BillingState, Cause, Effect, Ledger, Result, Thresholds,
+    LOW_BALANCE, WINDOW,
 };
 use crate::events::{self, NewEvent};
+use crate::mail::{self, Mail};
 use crate::params::Ctx;
 
 impl Ledger {
@@ -101,7 +103,81 @@ impl Ledger {
             },
         )
         .await?;
+        self.notify(conn, now, user_id, tenant_id, &effects, (credit, burn))
+            .await?;
         Ok(to)
+    }
+
+    /// Queues the mails a transition's effects ask for (each as its parameter allows), in the
+    /// transition's transaction: one message per transition, whatever retries happen.
+    async fn notify(
+        &self,
+        conn: &mut AnyConnection,
+        now: i64,
+        user_id: &str,
+        tenant_id: &str,
+        effects: &[Effect],
+        (credit, burn): (i64, i64),
+    ) -> Result<()> {
+        let ctx = Ctx {
+            tenant_id,
+            user_id: Some(user_id),
+        };
+        let transition = crate::new_id();
+        for effect in effects {
+            let Some(n) = notices::notice(*effect, credit, burn) else {
+                continue;
+            };
+            if self.params.get_with(conn, n.param, ctx).await? != serde_json::Value::Bool(true) {
+                continue;
+            }
+            let (email,): (String,) = sqlx::query_as("SELECT email FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_one(&mut *conn)
+                .await?;
+            mail::enqueue(
+                conn,
+                now,
+                Mail {
+                    tenant_id,
+                    to: &email,
+                    kind: n.kind,
+                    subject: n.subject,
+                    text: n.text,
+                    html: n.html,
+                    dedupe_key: format!("billing:{user_id}:{}:{transition}", n.kind),
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Allocations the billing state says must go: `ready` or `active` ones of users whose
+    /// credit is depleted. [`crate::allocations::Allocations::auto_release`] releases them.
+    pub async fn depleted_allocations(&self) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT a.id FROM allocations a JOIN ledger_billing_states s ON s.user_id = a.user_id \
+             WHERE s.state = 'depleted' AND a.state IN ('ready', 'active') ORDER BY a.id",
+        )
+        .fetch_all(&self.db.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Whether a user should be sent to billing first: no credit and no live deployment
+    /// (the onboarding call to action).
+    pub async fn needs_onboarding(&self, user_id: &str) -> Result<bool> {
+        let credit = self.balance(user_id).await?.credit_minor();
+        if credit > 0 {
+            return Ok(false);
+        }
+        let (live,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM allocations WHERE user_id = $1 AND live = 1")
+                .bind(user_id)
+                .fetch_one(&self.db.pool)
+                .await?;
+        Ok(live == 0)
     }
 }
 

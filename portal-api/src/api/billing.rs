@@ -28,6 +28,10 @@ struct BillingView {
     burn_per_hour_minor: i64,
     /// How long the credit lasts at that rate (none when nothing is billed).
     runway_seconds: Option<i64>,
+    /// Unused prepaid credit that can be refunded now (`POST /billing/refunds`).
+    refundable_minor: i64,
+    /// No credit and no live deployment: the UI sends the user to top up first.
+    onboarding: bool,
 }
 
 async fn billing(
@@ -39,6 +43,11 @@ async fn billing(
     let burn = l.burn_per_hour(&u.id).await.map_err(broker::Error::from)?;
     let state = l.billing_state(&u.id).await.map_err(broker::Error::from)?;
     let runway_seconds = (burn > 0).then(|| bal.credit_minor().max(0).saturating_mul(3600) / burn);
+    let refundable_minor = l.refundable(&u.id).await.map_err(broker::Error::from)?;
+    let onboarding = l
+        .needs_onboarding(&u.id)
+        .await
+        .map_err(broker::Error::from)?;
     Ok(Json(BillingView {
         currency: "USD",
         available_minor: bal.available_minor,
@@ -46,6 +55,8 @@ async fn billing(
         state,
         burn_per_hour_minor: burn,
         runway_seconds,
+        refundable_minor,
+        onboarding,
     }))
 }
 

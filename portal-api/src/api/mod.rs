@@ -6,6 +6,7 @@ mod billing;
 mod deployments;
 mod offers;
 mod plans;
+mod statements;
 
 use std::sync::Arc;
 
@@ -88,4 +89,5 @@ pub fn router() -> Router<Arc<AppState>> {
         .merge(admin::router())
         .merge(billing::router())
         .merge(plans::router())
+        .merge(statements::router())
 }

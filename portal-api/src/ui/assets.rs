@@ -18,9 +18,10 @@ pub const DEPLOYMENTS_HTML: &str = include_str!("../../assets/deployments.html")
 pub const ACTIVATE_HTML: &str = include_str!("../../assets/activate.html");
 pub const OUTBOX_HTML: &str = include_str!("../../assets/outbox.html");
 pub const PARAMS_HTML: &str = include_str!("../../assets/params.html");
+pub const BILLING_HTML: &str = include_str!("../../assets/billing.html");
 
 /// Files served under `/assets/`: (name, content type, body).
-const FILES: [(&str, &str, &str); 10] = [
+const FILES: [(&str, &str, &str); 11] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -55,6 +56,11 @@ const FILES: [(&str, &str, &str); 10] = [
         "activate.js",
         "text/javascript; charset=utf-8",
         include_str!("../../assets/activate.js"),
+    ),
+    (
+        "billing.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/billing.js"),
     ),
     (
         "admin.js",

@@ -193,6 +193,17 @@ async fn plans_page(State(s): State<Arc<AppState>>) -> Response {
     }
 }
 
+async fn billing_page(State(s): State<Arc<AppState>>) -> Response {
+    shell(
+        &s,
+        "Billing",
+        Nav::Billing,
+        "billing.js",
+        assets::BILLING_HTML.to_string(),
+    )
+    .await
+}
+
 /// The UI's routes: pages, and the embedded assets under `/assets/`.
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -207,6 +218,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/admin/outbox", get(outbox))
         .route("/admin/params", get(params))
         .route("/plans", get(plans_page))
+        .route("/billing", get(billing_page))
         .route("/assets/{name}", get(assets::serve))
 }
 
