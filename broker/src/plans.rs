@@ -259,39 +259,30 @@ impl Plans {
             .await?;
         let after = load(&mut tx, user_id).await?;
         let subject = format!("user:{user_id}");
+        let mut changes = Vec::new();
         if plan != before_plan {
-            audit::record(
-                &mut tx,
-                now,
-                AuditEntry {
-                    tenant_id: Some(&after.tenant_id),
-                    actor,
-                    action: "plan.change",
-                    subject: &subject,
-                    before: Some(before_plan.as_str()),
-                    after: Some(plan.as_str()),
-                    reason,
-                },
-            )
-            .await?;
+            changes.push(("plan.change", before_plan.as_str(), plan.as_str()));
         }
         if after.role != before.role {
+            changes.push(("role.change", before.role.as_str(), after.role.as_str()));
+        }
+        for (action, from, to) in &changes {
             audit::record(
                 &mut tx,
                 now,
                 AuditEntry {
                     tenant_id: Some(&after.tenant_id),
                     actor,
-                    action: "role.change",
+                    action,
                     subject: &subject,
-                    before: Some(before.role.as_str()),
-                    after: Some(after.role.as_str()),
+                    before: Some(from),
+                    after: Some(to),
                     reason,
                 },
             )
             .await?;
         }
-        if plan != before_plan || after.role != before.role {
+        if !changes.is_empty() {
             events::append(
                 &mut tx,
                 now,

@@ -282,3 +282,45 @@ impl App {
         self.server.shutdown().await;
     }
 }
+
+/// Every transaction's entries sum to zero and it has at least two; every account's balance
+/// from the ledger equals the sum of its entries read independently; all entries sum to 0.
+pub async fn assert_books_balance(db: &broker::Db, ledger: &broker::ledger::Ledger) {
+    let unbalanced: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT transaction_id, CAST(SUM(amount_minor) AS BIGINT), COUNT(*) FROM ledger_entries \
+         GROUP BY transaction_id HAVING SUM(amount_minor) <> 0 OR COUNT(*) < 2",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert!(unbalanced.is_empty(), "unbalanced: {unbalanced:?}");
+    let headless: (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM ledger_transactions t WHERE NOT EXISTS \
+         (SELECT 1 FROM ledger_entries e WHERE e.transaction_id = t.id)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(headless.0, 0, "transactions without entries");
+    let entries: Vec<(String, i64)> =
+        sqlx::query_as("SELECT account_id, amount_minor FROM ledger_entries")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    let mut sums: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    for (acc, amount) in &entries {
+        *sums.entry(acc.clone()).or_default() += amount;
+    }
+    assert_eq!(sums.values().sum::<i64>(), 0);
+    let accounts: Vec<(String,)> = sqlx::query_as("SELECT id FROM ledger_accounts")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    for (acc,) in accounts {
+        assert_eq!(
+            ledger.account_balance(&acc).await.unwrap(),
+            sums.get(&acc).copied().unwrap_or(0),
+            "{acc}"
+        );
+    }
+}

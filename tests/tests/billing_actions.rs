@@ -104,30 +104,8 @@ async fn mail_kinds(app: &App, admin: &str, to: &str) -> Vec<String> {
     kinds
 }
 
-/// Every transaction sums to zero with ≥ 2 entries; every account's balance is the sum of its
-/// entries read independently.
 async fn assert_books_balance(b: &Broker) {
-    let unbalanced: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT transaction_id, CAST(SUM(amount_minor) AS BIGINT), COUNT(*) FROM ledger_entries \
-         GROUP BY transaction_id HAVING SUM(amount_minor) <> 0 OR COUNT(*) < 2",
-    )
-    .fetch_all(&b.db.pool)
-    .await
-    .unwrap();
-    assert!(unbalanced.is_empty(), "unbalanced: {unbalanced:?}");
-    let entries: Vec<(String, i64)> =
-        sqlx::query_as("SELECT account_id, amount_minor FROM ledger_entries")
-            .fetch_all(&b.db.pool)
-            .await
-            .unwrap();
-    let mut sums: HashMap<String, i64> = HashMap::new();
-    for (acc, amount) in &entries {
-        *sums.entry(acc.clone()).or_default() += amount;
-    }
-    assert_eq!(sums.values().sum::<i64>(), 0);
-    for (acc, sum) in &sums {
-        assert_eq!(b.ledger.account_balance(acc).await.unwrap(), *sum, "{acc}");
-    }
+    gpubroker_e2e::assert_books_balance(&b.db, &b.ledger).await;
 }
 
 #[tokio::test]

@@ -69,6 +69,13 @@ pub const MAX_DEPOSIT: &str = "billing.maximum_deposit_minor";
 pub const REFUND_WINDOW: &str = "allocation.refund_window_days";
 pub const METER_INTERVAL: &str = "billing.meter_interval_seconds";
 
+/// Cents for people: `$12.34`, `-$0.07`.
+pub fn dollars(minor: i64) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let m = minor.unsigned_abs();
+    format!("{sign}${}.{:02}", m / 100, m % 100)
+}
+
 /// A user's available-credit account.
 pub fn cash_account(user_id: &str) -> String {
     format!("user:{user_id}:cash")

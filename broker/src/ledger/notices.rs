@@ -3,6 +3,7 @@
 //! transition's transaction).
 
 use super::billing::Effect;
+use super::dollars;
 
 /// A notice ready to queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,12 +23,6 @@ pub const LOW_BALANCE_ENABLED: &str = "notification.low_balance_enabled";
 pub const AUTO_RELEASE_PENDING_ENABLED: &str = "notification.auto_release_pending_enabled";
 pub const DEPLETED_ENABLED: &str = "notification.balance_depleted_enabled";
 pub const RESTORED_ENABLED: &str = "notification.balance_restored_enabled";
-
-fn dollars(minor: i64) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    let m = minor.unsigned_abs();
-    format!("{sign}${}.{:02}", m / 100, m % 100)
-}
 
 /// The notice an effect asks for, if it is a notification (pure).
 pub fn notice(effect: Effect, credit_minor: i64, burn_per_hour_minor: i64) -> Option<Notice> {

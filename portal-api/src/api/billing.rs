@@ -11,7 +11,7 @@ use broker::ledger::billing::BillingState;
 use broker::ledger::Posted;
 use serde::{Deserialize, Serialize};
 
-use super::ApiJson;
+use super::{required_idempotency_key, ApiJson};
 use crate::auth::{Admin, Authed};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -74,16 +74,7 @@ async fn adjust(
     headers: HeaderMap,
     ApiJson(b): ApiJson<AdjustBody>,
 ) -> ApiResult<(StatusCode, Json<Posted>)> {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| {
-            ApiError::Broker(broker::Error::invalid(
-                "Idempotency-Key",
-                "an adjustment needs an Idempotency-Key header",
-            ))
-        })?;
+    let key = required_idempotency_key(&headers, "an adjustment")?;
     if b.reason.trim().is_empty() {
         return Err(ApiError::Broker(broker::Error::invalid(
             "reason", "say why",

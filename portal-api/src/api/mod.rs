@@ -66,6 +66,24 @@ pub fn decode_cursor(c: Option<&str>) -> Result<Option<(i64, String)>, ApiError>
     Ok(Some((t.parse().map_err(|_| bad())?, id.to_string())))
 }
 
+/// The `Idempotency-Key` header a money-moving request must carry (`what` names the request
+/// in the validation error: "an adjustment", "a refund").
+pub fn required_idempotency_key<'h>(
+    headers: &'h axum::http::HeaderMap,
+    what: &str,
+) -> Result<&'h str, ApiError> {
+    headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            ApiError::Broker(broker::Error::invalid(
+                "Idempotency-Key",
+                format!("{what} needs an Idempotency-Key header"),
+            ))
+        })
+}
+
 /// Parses `limit` (1..=200, default 50).
 pub fn parse_limit(raw: Option<&str>) -> Result<i64, ApiError> {
     match raw.filter(|s| !s.is_empty()) {

@@ -13,7 +13,7 @@ use broker::ledger::Posted;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{decode_cursor, encode_cursor, parse_limit, ApiJson, Page};
+use super::{decode_cursor, encode_cursor, parse_limit, required_idempotency_key, ApiJson, Page};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -194,16 +194,7 @@ async fn refund(
     headers: HeaderMap,
     ApiJson(b): ApiJson<RefundBody>,
 ) -> ApiResult<(StatusCode, Json<Posted>)> {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| {
-            ApiError::Broker(broker::Error::invalid(
-                "Idempotency-Key",
-                "a refund needs an Idempotency-Key header",
-            ))
-        })?;
+    let key = required_idempotency_key(&headers, "a refund")?;
     let posted = s.broker.refund(&u, b.amount_minor, key).await?;
     let status = if posted.replayed {
         StatusCode::OK

@@ -1,19 +1,10 @@
 //! The plans page: a pricing table rendered from the broker's plan catalogue (prices and
 //! features are parameters), PRO (or whichever plan `plans.recommended` names) marked.
 
+use broker::ledger::dollars;
 use broker::plans::PlanView;
 
 use super::escape;
-
-/// Cents as `$12.34` (`$0` for free).
-pub fn dollars(minor: i64) -> String {
-    if minor == 0 {
-        return "$0".into();
-    }
-    let sign = if minor < 0 { "-" } else { "" };
-    let m = minor.unsigned_abs();
-    format!("{sign}${}.{:02}", m / 100, m % 100)
-}
 
 fn feature_value(v: &serde_json::Value) -> String {
     match v {
@@ -63,17 +54,4 @@ pub fn render(plans: &[PlanView]) -> String {
 <section class=\"plans\" id=\"plans\">{cards}</section>\
 <p class=\"muted small\">Subscriptions are managed from <a href=\"/billing\">Billing</a>.</p>"
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cents_print_as_dollars() {
-        assert_eq!(dollars(0), "$0");
-        assert_eq!(dollars(2900), "$29.00");
-        assert_eq!(dollars(5), "$0.05");
-        assert_eq!(dollars(-1234), "-$12.34");
-    }
 }
