@@ -4,10 +4,12 @@
 //! Invariants: knows nothing of users, tenants or money ledgers; vendor wire types never
 //! leave an adapter; prices are exact integers (micro-USD), never floating point.
 
+pub mod aws;
 pub mod azure;
 pub mod clock;
 pub mod cudo;
 pub mod digitalocean;
+pub mod gcp;
 pub mod gpus;
 pub mod http;
 pub mod hyperstack;
@@ -18,6 +20,8 @@ pub mod money;
 pub mod oci;
 pub mod offer;
 pub mod ownership;
+pub mod ovhcloud;
+pub mod paperspace;
 pub mod provider;
 pub mod regions;
 pub mod runpod;

@@ -9,14 +9,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use providers::aws::{Aws, AwsSettings};
 use providers::azure::Azure;
 use providers::cudo::{Cudo, CudoSettings};
 use providers::digitalocean::{DigitalOcean, DigitalOceanSettings};
+use providers::gcp::Gcp;
 use providers::http::{EngineConfig, EngineError, Secret};
 use providers::hyperstack::{Hyperstack, HyperstackSettings};
 use providers::jarvislabs::{Jarvislabs, JarvislabsSettings};
 use providers::lambda::{Lambda, LambdaSettings};
 use providers::oci::{Oci, OciSettings};
+use providers::ovhcloud::{OvhCloud, OvhSettings};
+use providers::paperspace::{Paperspace, PaperspaceSettings};
 use providers::runpod::{RunPod, RunPodSettings};
 use providers::scaleway::{Scaleway, ScalewaySettings};
 use providers::seeweb::{Seeweb, SeewebSettings};
@@ -47,6 +51,10 @@ pub const FAKED_VENDORS: &[&str] = &[
     "seeweb",
     "tensordock",
     "vultr",
+    "aws",
+    "gcp",
+    "ovhcloud",
+    "paperspace",
 ];
 
 /// How the sandbox builds its world.
@@ -183,6 +191,47 @@ pub async fn sandbox_providers(
             "scaleway" => {
                 let engine = world.start(fakes::scaleway::router, "/instance/v1").await?;
                 Arc::new(Scaleway::new(engine, ScalewaySettings::default())?)
+            }
+            "aws" => {
+                let mut engine = world.start(fakes::aws::router, "").await?;
+                engine.credentials = Some(Secret::new(format!(
+                    "{}:{}",
+                    fakes::aws::ACCESS_KEY_ID,
+                    config.api_key
+                )));
+                let settings = AwsSettings {
+                    ec2_endpoint: Some(world.api_url()),
+                    image_ids: AwsSettings::default()
+                        .regions
+                        .iter()
+                        .map(|r| (r.clone(), "ami-0sandbox0ubuntu22".to_string()))
+                        .collect(),
+                    ..AwsSettings::default()
+                };
+                Arc::new(Aws::new(engine, settings)?)
+            }
+            "gcp" => Arc::new(Gcp::new(world.start(fakes::gcp::router, "").await?)?),
+            "ovhcloud" => {
+                let mut engine = world.start(fakes::ovhcloud::router, "/1.0").await?;
+                engine.credentials = Some(Secret::new(format!(
+                    "{}:{}:{}",
+                    fakes::ovhcloud::APPLICATION_KEY,
+                    config.api_key,
+                    fakes::ovhcloud::CONSUMER_KEY
+                )));
+                let settings = OvhSettings {
+                    service_name: "sandbox-project".to_string(),
+                    image: fakes::ovhcloud::IMAGE_NAME.to_string(),
+                    ..OvhSettings::default()
+                };
+                Arc::new(OvhCloud::new(engine, settings)?)
+            }
+            "paperspace" => {
+                let engine = world.start(fakes::paperspace::router, "/v1").await?;
+                let settings = PaperspaceSettings {
+                    template_id: "t0sandbox".to_string(),
+                };
+                Arc::new(Paperspace::new(engine, settings)?)
             }
             // The cost estimator is public: the adapter sends no credentials.
             "oci" => {

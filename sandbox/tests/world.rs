@@ -58,7 +58,11 @@ fn provider<'a>(w: &'a World, id: &str) -> &'a Arc<dyn Provider> {
 
 /// Faked vendors whose fake is a public price list only (no provisioning API, no
 /// credentials): their adapters list offers and refuse everything else.
-const LISTING_ONLY: &[&str] = &["azure", "oci"];
+const LISTING_ONLY: &[&str] = &["azure", "gcp", "oci"];
+
+/// Faked vendors without a price API: their offers come from a dated catalogue in the
+/// adapter (`source = catalog`), never from the fake.
+const CATALOG_LISTING: &[&str] = &["paperspace"];
 
 #[tokio::test]
 async fn every_market_provider_is_present_once_and_faked_vendors_have_a_fake() {
@@ -85,8 +89,14 @@ async fn adapter_offers_through_the_fake_match_the_market() {
 
         assert!(!offers.is_empty(), "{vendor}");
         for o in &offers {
-            assert_eq!(o.source, OfferSource::Live);
-            // Same GPU, count and region as some market offer with units left.
+            let source = if CATALOG_LISTING.contains(vendor) {
+                OfferSource::Catalog
+            } else {
+                OfferSource::Live
+            };
+            assert_eq!(o.source, source, "{vendor}");
+            // Same GPU, count and region as some market offer with units left (catalogue
+            // listings: any market offer).
             // Azure's price list names VM sizes, not GPUs: its twin is the same size and
             // region (the adapter's series table and the seed rows disagree on two series).
             let twin = market.iter().find(|m| {
@@ -98,7 +108,8 @@ async fn adapter_offers_through_the_fake_match_the_market() {
                         && m.instance_type == o.instance_type
                         && m.region == o.region
                         && m.pricing == o.pricing)
-                    && m.available > 0
+                    // A dated catalogue knows nothing of today's units.
+                    && (m.available > 0 || CATALOG_LISTING.contains(vendor))
             });
             assert!(twin.is_some(), "{vendor}: {} has no market twin", o.id);
         }
@@ -196,6 +207,9 @@ async fn a_fake_refuses_requests_without_the_key() {
             "jarvislabs" => "/users/fetch",
             "do" => "/droplets",
             "hyperstack" => "/core/virtual-machines",
+            "ovhcloud" => "/cloud/project/sandbox-project/instance",
+            "paperspace" => "/machines",
+            "aws" => "/",
             "seeweb" => "/servers",
             _ => "/instances",
         };
@@ -244,26 +258,15 @@ async fn wire_faults_drive_the_engine_retries_and_stale_listings() {
         let p = provider(&w, vendor);
         let faults = w.fakes.faults(vendor).unwrap();
 
-        // One 429 is absorbed by a retry.
-        faults.rate_limit_next(1);
-        let fresh = p.list_offers().await.unwrap();
-        assert!(fresh.iter().all(|o| o.source == OfferSource::Live));
-
-        // Failing provider after the TTL: the last good listing, marked stale.
-        w.market.set_knobs(
-            vendor,
-            Knobs {
-                failure_rate: 1.0,
-                ..Knobs::default()
-            },
-        );
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        let stale = p.list_offers().await.unwrap();
-        assert_eq!(stale.len(), fresh.len());
-        assert!(
-            stale.iter().all(|o| o.source == OfferSource::Stale),
-            "{vendor}"
-        );
+        // A catalogue listing makes no request: nothing to rate-limit, fault or go stale.
+        if !CATALOG_LISTING.contains(vendor) {
+            // One 429 is absorbed by a retry.
+            faults.rate_limit_next(1);
+            let fresh = p.list_offers().await.unwrap();
+            assert!(fresh.iter().all(|o| o.source == OfferSource::Live));
+            // Failing provider after the TTL: the last good listing, marked stale.
+            assert_stale_after_failure(&w, vendor, p, fresh.len()).await;
+        }
 
         // A listing-only adapter makes no instance calls to fault.
         if LISTING_ONLY.contains(vendor) {
@@ -326,4 +329,22 @@ async fn azure_lists_through_its_public_fake_and_refuses_to_provision() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
+}
+
+/// After the TTL, with the provider failing, the last good listing comes back marked stale.
+async fn assert_stale_after_failure(w: &World, vendor: &str, p: &Arc<dyn Provider>, fresh: usize) {
+    w.market.set_knobs(
+        vendor,
+        Knobs {
+            failure_rate: 1.0,
+            ..Knobs::default()
+        },
+    );
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    let stale = p.list_offers().await.unwrap();
+    assert_eq!(stale.len(), fresh, "{vendor}");
+    assert!(
+        stale.iter().all(|o| o.source == OfferSource::Stale),
+        "{vendor}"
+    );
 }

@@ -22,8 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::http::{
-    AuthScheme, Call, Conflict, Descriptor, Engine, EngineConfig, EngineError, Idempotency, Method,
-    DEFAULT_RETRYABLE,
+    AuthScheme, Call, Descriptor, Engine, EngineConfig, EngineError, DEFAULT_RETRYABLE,
 };
 use crate::{
     Capabilities, Instance, InstanceId, InstanceState, Offer, Provider, ProviderError, ProviderId,
@@ -170,16 +169,7 @@ impl Provider for Cudo {
     }
 
     async fn release(&self, id: &InstanceId) -> Result<(), ProviderError> {
-        let call = Call {
-            op: "terminate",
-            method: Method::Post,
-            path: format!("{}/{}/terminate", self.vms(), id.0),
-            body: None,
-            form: None,
-            idempotency: Idempotency::Once,
-            conflict: Conflict::Transient,
-            base: None,
-        };
+        let call = Call::post_empty("terminate", format!("{}/{}/terminate", self.vms(), id.0));
         self.engine.send(call).await
     }
 

@@ -20,6 +20,17 @@ pub enum AuthScheme {
     /// OAuth 1.0a `PLAINTEXT` (Canonical MAAS): the secret is
     /// `consumer_key:token_key:token_secret`; every request gets a fresh nonce and timestamp.
     OAuth1Plaintext,
+    /// AWS Signature Version 4: the secret is `access_key_id:secret_access_key`; every
+    /// request is signed over its method, URL, headers and body for this default scope (a
+    /// [`crate::http::Call::scope`] replaces it per call).
+    AwsSigV4 {
+        region: &'static str,
+        service: &'static str,
+    },
+    /// OVHcloud's application signature: the secret is
+    /// `application_key:application_secret:consumer_key`; every request gets
+    /// `X-Ovh-Application`, `X-Ovh-Consumer`, `X-Ovh-Timestamp` and `X-Ovh-Signature`.
+    OvhSignature,
     /// No credentials (public catalogues).
     None,
 }

@@ -17,8 +17,10 @@ pub mod decode;
 mod descriptor;
 pub mod oauth1;
 mod outcome;
+pub mod ovh_signature;
 mod retry;
 mod secret;
+pub mod sigv4;
 
 use std::future::Future;
 use std::num::NonZeroU32;
@@ -162,6 +164,13 @@ pub struct Call {
     /// Another API root of the same provider (RunPod's REST host beside its GraphQL host);
     /// `None` is the engine's base URL.
     pub base: Option<String>,
+    /// Extra request headers (`X-Amz-Target`); signed with the request where the scheme
+    /// signs headers.
+    pub headers: Vec<(&'static str, String)>,
+    /// Replaces the body's default content type (`application/x-amz-json-1.1`).
+    pub content_type: Option<&'static str>,
+    /// The SigV4 scope of this call, replacing the descriptor's (EC2 in another region).
+    pub scope: Option<sigv4::Scope>,
 }
 
 impl Call {
@@ -183,6 +192,11 @@ impl Call {
             Some(to_json(body)?),
             Idempotency::Once,
         ))
+    }
+
+    /// A POST without a body, sent once (actions named by the path).
+    pub fn post_empty(op: &'static str, path: impl Into<String>) -> Self {
+        Self::new(op, Method::Post, path, None, Idempotency::Once)
     }
 
     /// A POST with a form body, sent once.
@@ -234,6 +248,27 @@ impl Call {
         self
     }
 
+    /// Adds a request header.
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Sends the body with this content type instead of the default.
+    pub fn content_type(mut self, content_type: &'static str) -> Self {
+        self.content_type = Some(content_type);
+        self
+    }
+
+    /// Signs this call for `region` and `service` (SigV4 only).
+    pub fn scope(mut self, region: &str, service: &str) -> Self {
+        self.scope = Some(sigv4::Scope {
+            region: region.to_string(),
+            service: service.to_string(),
+        });
+        self
+    }
+
     fn new(
         op: &'static str,
         method: Method,
@@ -250,8 +285,82 @@ impl Call {
             conflict: Conflict::default(),
             base: None,
             form: None,
+            headers: Vec::new(),
+            content_type: None,
+            scope: None,
         }
     }
+}
+
+/// The body's content type and bytes, as sent (and signed): JSON, a form, or nothing.
+fn payload_of(call: &Call) -> (Option<&'static str>, Vec<u8>) {
+    if let Some(body) = &call.body {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        return (Some(call.content_type.unwrap_or("application/json")), bytes);
+    }
+    if let Some(form) = &call.form {
+        let encoded = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        return (
+            Some(
+                call.content_type
+                    .unwrap_or("application/x-www-form-urlencoded"),
+            ),
+            encoded.into_bytes(),
+        );
+    }
+    (None, Vec::new())
+}
+
+/// RFC 3986 percent-encoding of everything but the unreserved characters (form bodies,
+/// query values, OAuth 1.0a and SigV4 canonical forms).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The SigV4 headers for `call` sent to `url` with `payload`.
+fn sign_aws(
+    call: &Call,
+    url: &str,
+    content_type: Option<&str>,
+    payload: &[u8],
+    secret: &Secret,
+    scope: &sigv4::Scope,
+    now: DateTime<Utc>,
+) -> Option<sigv4::Signed> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let host = match parsed.port() {
+        Some(port) => format!("{}:{port}", parsed.host_str()?),
+        None => parsed.host_str()?.to_string(),
+    };
+    let mut headers: Vec<(String, String)> = call
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    if let Some(ct) = content_type {
+        headers.push(("content-type".to_string(), ct.to_string()));
+    }
+    let req = sigv4::Request {
+        method: call.method.as_str(),
+        path: parsed.path(),
+        query: parsed.query().unwrap_or(""),
+        host: &host,
+        headers: &headers,
+        payload,
+    };
+    sigv4::sign(&req, secret.expose(), scope, now)
 }
 
 fn to_json(body: &impl Serialize) -> Result<serde_json::Value, ProviderError> {
@@ -576,10 +685,14 @@ impl Engine {
     ) -> Result<T, AttemptError> {
         let base = call.base.as_deref().unwrap_or(&self.base_url);
         let url = format!("{base}{}", call.path);
+        let (content_type, payload) = payload_of(call);
         let mut req = self
             .http
-            .request(call.method.as_reqwest(), url)
+            .request(call.method.as_reqwest(), &url)
             .timeout(self.timeout);
+        for (name, value) in &call.headers {
+            req = req.header(*name, value);
+        }
         if let Some(secret) = &self.credentials {
             req = match self.descriptor.auth {
                 AuthScheme::Bearer => req.bearer_auth(secret.expose()),
@@ -608,14 +721,50 @@ impl Engine {
                     })?;
                     req.header(reqwest::header::AUTHORIZATION, header)
                 }
+                AuthScheme::AwsSigV4 { region, service } => {
+                    let scope = call.scope.clone().unwrap_or_else(|| sigv4::Scope {
+                        region: region.to_string(),
+                        service: service.to_string(),
+                    });
+                    let signed = sign_aws(
+                        call,
+                        &url,
+                        content_type,
+                        &payload,
+                        secret,
+                        &scope,
+                        self.clock.now(),
+                    )
+                    .ok_or(AttemptError {
+                        error: ProviderError::Auth,
+                        retry: false,
+                    })?;
+                    req.header("x-amz-date", signed.amz_date)
+                        .header(reqwest::header::AUTHORIZATION, signed.authorization)
+                }
+                AuthScheme::OvhSignature => {
+                    let headers = ovh_signature::headers(
+                        secret.expose(),
+                        call.method.as_str(),
+                        &url,
+                        &payload,
+                        self.clock.now().timestamp(),
+                    )
+                    .ok_or(AttemptError {
+                        error: ProviderError::Auth,
+                        retry: false,
+                    })?;
+                    headers
+                        .into_iter()
+                        .fold(req, |req, (name, value)| req.header(name, value))
+                }
                 AuthScheme::None => req,
             };
         }
-        if let Some(body) = &call.body {
-            req = req.json(body);
-        }
-        if let Some(form) = &call.form {
-            req = req.form(form);
+        if let Some(content_type) = content_type {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(payload);
         }
         let transport = |e: reqwest::Error| AttemptError {
             error: transport_error(&e),

@@ -2,6 +2,8 @@
 //! `consumer_key:token_key:token_secret` (empty consumer secret) becomes an `Authorization`
 //! header with a fresh timestamp and nonce on every request.
 
+use super::percent_encode;
+
 /// The `Authorization` header value for `key` (`consumer:token:secret`), or `None` when the
 /// key does not have three parts.
 pub fn plaintext_header(key: &str, timestamp: i64, nonce: &str) -> Option<String> {
@@ -16,24 +18,11 @@ pub fn plaintext_header(key: &str, timestamp: i64, nonce: &str) -> Option<String
         "OAuth realm=\"\", oauth_consumer_key=\"{}\", oauth_token=\"{}\", \
          oauth_signature_method=\"PLAINTEXT\", oauth_signature=\"{}\", \
          oauth_timestamp=\"{timestamp}\", oauth_nonce=\"{}\", oauth_version=\"1.0\"",
-        encode(consumer),
-        encode(token),
-        encode(&signature),
-        encode(nonce),
+        percent_encode(consumer),
+        percent_encode(token),
+        percent_encode(&signature),
+        percent_encode(nonce),
     ))
-}
-
-/// RFC 3986 percent-encoding of everything but the unreserved characters.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

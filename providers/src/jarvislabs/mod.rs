@@ -27,8 +27,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::http::{
-    AuthScheme, Call, Conflict, Descriptor, Engine, EngineConfig, EngineError, Idempotency, Method,
-    DEFAULT_RETRYABLE,
+    AuthScheme, Call, Conflict, Descriptor, Engine, EngineConfig, EngineError, DEFAULT_RETRYABLE,
 };
 use crate::{
     Capabilities, Instance, InstanceId, InstanceState, Offer, Pricing, Provider, ProviderError,
@@ -207,16 +206,10 @@ impl Provider for Jarvislabs {
             .map(|k| k.region)
             .ok_or_else(|| ProviderError::InvalidResponse("instance has no region".into()))?;
         let host = self.host_of(region)?.to_string();
-        let call = Call {
-            op: "destroy",
-            method: Method::Post,
-            path: format!("/templates/vm/destroy?machine_id={}", id.0),
-            body: None,
-            form: None,
-            idempotency: Idempotency::Once,
-            conflict: Conflict::Transient,
-            base: None,
-        }
+        let call = Call::post_empty(
+            "destroy",
+            format!("/templates/vm/destroy?machine_id={}", id.0),
+        )
         .at(host);
         let outcome: Outcome = self.engine.json(call).await?;
         if outcome.success == Some(false) {

@@ -238,6 +238,40 @@ where
     P: Provider,
     F: Fn(EngineConfig) -> P,
 {
+    assert_error_mapping_of(Probe::ListOffers, preamble, make).await;
+}
+
+/// The conformance suite's error mapping, probed on `list_instances` (for adapters whose
+/// offers come from a dated catalogue and make no request).
+pub async fn assert_error_mapping_on_instances<P, F>(make: F)
+where
+    P: Provider,
+    F: Fn(EngineConfig) -> P,
+{
+    assert_error_mapping_of(Probe::ListInstances, &[], make).await;
+}
+
+/// The call the error-mapping suite faults.
+#[derive(Debug, Clone, Copy)]
+pub enum Probe {
+    ListOffers,
+    ListInstances,
+}
+
+impl Probe {
+    async fn run<P: Provider>(self, p: &P) -> Result<(), ProviderError> {
+        match self {
+            Probe::ListOffers => p.list_offers().await.map(|_| ()),
+            Probe::ListInstances => p.list_instances().await.map(|_| ()),
+        }
+    }
+}
+
+async fn assert_error_mapping_of<P, F>(probe: Probe, preamble: &[Reply], make: F)
+where
+    P: Provider,
+    F: Fn(EngineConfig) -> P,
+{
     let cases: Vec<(Reply, fn(&ProviderError) -> bool, &str)> = vec![
         (Reply::json(401, "{}"), |e| *e == ProviderError::Auth, "401"),
         (Reply::json(403, "{}"), |e| *e == ProviderError::Auth, "403"),
@@ -289,7 +323,7 @@ where
         let server = Scripted::start(reply).await;
         preamble.iter().cloned().for_each(|r| server.push(r));
         let provider = make(test_config(&server.url));
-        let err = provider.list_offers().await.expect_err(name);
+        let err = probe.run(&provider).await.expect_err(name);
         assert!(expected(&err), "{name}: got {err:?}");
     }
     // Connection refused: nothing listens on this port any more.
@@ -298,7 +332,7 @@ where
         l.local_addr().unwrap().port()
     };
     let provider = make(test_config(&format!("http://127.0.0.1:{port}")));
-    let err = provider.list_offers().await.expect_err("refused");
+    let err = probe.run(&provider).await.expect_err("refused");
     assert!(
         matches!(err, ProviderError::Transient(_)),
         "refused: {err:?}"

@@ -10,13 +10,17 @@
 //! Invariants: a fake binds 127.0.0.1 only; it refuses requests without the expected
 //! credentials with 401; it never keeps state of its own beyond what the market holds.
 
+pub mod aws;
 pub mod azure;
 pub mod cudo;
 pub mod digitalocean;
+pub mod gcp;
 pub mod hyperstack;
 pub mod jarvislabs;
 pub mod lambda;
 pub mod oci;
+pub mod ovhcloud;
+pub mod paperspace;
 pub mod runpod;
 pub mod scaleway;
 pub mod seeweb;
@@ -223,6 +227,23 @@ pub(crate) fn numeric_id(id: &providers::InstanceId) -> Option<u64> {
 /// The market instance behind a vendor's integer id (inverse of [`numeric_id`]).
 pub(crate) fn market_id(id: u64) -> providers::InstanceId {
     providers::InstanceId(format!("i-{id:016x}"))
+}
+
+/// The UUID a vendor with UUID instance ids shows for a market instance:
+/// `i-0123456789abcdef` ↔ `01234567-89ab-cdef-8000-000000000000`.
+pub(crate) fn uuid_of(id: &providers::InstanceId) -> String {
+    let h = id.0.strip_prefix("i-").unwrap_or(&id.0);
+    if h.len() == 16 {
+        format!("{}-{}-{}-8000-000000000000", &h[..8], &h[8..12], &h[12..])
+    } else {
+        h.to_string()
+    }
+}
+
+/// The market instance behind a vendor's UUID (inverse of [`uuid_of`]).
+pub(crate) fn market_id_from_uuid(uuid: &str) -> providers::InstanceId {
+    let hex: String = uuid.split('-').take(3).collect();
+    providers::InstanceId(format!("i-{hex}"))
 }
 
 pub(crate) fn json(status: StatusCode, value: serde_json::Value) -> Response {

@@ -29,13 +29,12 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use providers::{
-    gpus, Instance, InstanceId, InstanceState, Offer, OfferId, Pricing, ProviderError,
-    ProvisionRequest,
+    gpus, Instance, InstanceState, Offer, OfferId, Pricing, ProviderError, ProvisionRequest,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{guarded, json, FakeAuth, FakeContext};
+use super::{guarded, json, market_id_from_uuid, uuid_of, FakeAuth, FakeContext};
 
 /// USD per EUR the fake prices at (the adapter's default setting).
 pub const USD_PER_EUR: f64 = 1.08;
@@ -102,21 +101,6 @@ fn offers(ctx: &FakeContext, zone: &str) -> Vec<Offer> {
                 && zone_of(&o.id) == Some(zone)
         })
         .collect()
-}
-
-/// `i-0123456789abcdef` ↔ `01234567-89ab-cdef-8000-000000000000`.
-fn uuid_of(id: &InstanceId) -> String {
-    let h = id.0.strip_prefix("i-").unwrap_or(&id.0);
-    if h.len() == 16 {
-        format!("{}-{}-{}-8000-000000000000", &h[..8], &h[8..12], &h[12..])
-    } else {
-        h.to_string()
-    }
-}
-
-fn market_id(uuid: &str) -> InstanceId {
-    let hex: String = uuid.split('-').take(3).collect();
-    InstanceId(format!("i-{hex}"))
 }
 
 fn eur(usd_micro: i64) -> Value {
@@ -278,7 +262,7 @@ async fn get_server(
 ) -> Response {
     match servers_in(&ctx, &zone)
         .iter()
-        .find(|i| i.id == market_id(&id))
+        .find(|i| i.id == market_id_from_uuid(&id))
     {
         Some(i) => json(
             StatusCode::OK,
@@ -366,7 +350,7 @@ async fn action(
     };
     let Some(server) = servers_in(&ctx, &zone)
         .into_iter()
-        .find(|i| i.id == market_id(&id))
+        .find(|i| i.id == market_id_from_uuid(&id))
     else {
         return not_found();
     };
