@@ -63,7 +63,7 @@ fn form(s: &Seen) -> BTreeMap<String, String> {
 fn assert_signed(server_url: &str, s: &Seen, region: &str, service: &str) {
     let auth = s.header("authorization").unwrap();
     assert!(
-        auth.starts_with(&format!("AWS4-HMAC-SHA256 Credential=AKIATEST/")),
+        auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIATEST/"),
         "{auth}"
     );
     assert!(

@@ -52,18 +52,10 @@ pub fn descriptor() -> Descriptor {
 }
 
 /// Settings of the Paperspace adapter beyond the engine's.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PaperspaceSettings {
     /// The OS template every machine is made from (required to provision).
     pub template_id: String,
-}
-
-impl Default for PaperspaceSettings {
-    fn default() -> Self {
-        Self {
-            template_id: String::new(),
-        }
-    }
 }
 
 /// The Paperspace adapter.
