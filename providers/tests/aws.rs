@@ -278,16 +278,19 @@ async fn run_instances_carries_the_allocation_in_a_tag_and_the_client_token() {
     let seen = server.seen.lock().unwrap();
     let find = form(&seen[0]);
     assert_eq!(find["Action"], "DescribeInstances");
-    assert_eq!(find["Filter.1.Name"], "tag:gpubroker-allocation");
-    assert_eq!(find["Filter.1.Value.1"], "alloc-1");
+    assert_eq!(find["Filter.1.Name"], "tag-key");
+    assert_eq!(find["Filter.1.Value.1"], "gpubroker-alloc:alloc-1");
     let run = form(&seen[1]);
     assert_eq!(run["Action"], "RunInstances");
     assert_eq!(run["InstanceType"], "g5.xlarge");
     assert_eq!(run["ImageId"], "ami-0abcdef1234567890");
     assert_eq!(run["ClientToken"], "alloc-1");
     assert_eq!(run["TagSpecification.1.ResourceType"], "instance");
-    assert_eq!(run["TagSpecification.1.Tag.2.Key"], "gpubroker-allocation");
-    assert_eq!(run["TagSpecification.1.Tag.2.Value"], "alloc-1");
+    assert_eq!(run["TagSpecification.1.Tag.1.Key"], "gpubroker");
+    assert_eq!(
+        run["TagSpecification.1.Tag.2.Key"],
+        "gpubroker-alloc:alloc-1"
+    );
     assert_eq!(run["InstanceMarketOptions.MarketType"], "spot");
     assert_eq!(run["Placement.AvailabilityZone"], "us-east-1a");
     assert_eq!(run["BlockDeviceMapping.1.Ebs.VolumeSize"], "200");

@@ -131,7 +131,7 @@ async fn gpu_flavors_become_offers_priced_from_micro_cents_of_euro() {
 
 fn instance(status: &str, name: &str) -> Value {
     json!({
-        "id": "9f1c2d3e-0000-4000-8000-000000000001", "name": name, "status": status,
+        "id": "9f1c2d3e-0000-4000-8000-000000000001", "name": format!("gpubroker-{name}"), "status": status,
         "region": "GRA9", "flavorId": "5d0b0f0a-0000-4000-8000-000000000001",
         "imageId": "img-1", "created": "2026-11-23T12:00:00Z",
         "ipAddresses": [{"ip": "51.68.1.2", "type": "public", "version": 4, "networkId": "n", "gatewayIp": "51.68.1.1"},
@@ -185,7 +185,7 @@ async fn provisioning_names_the_instance_after_the_allocation_with_signed_calls(
         ("POST", "/cloud/project/proj1/instance")
     );
     let body: Value = serde_json::from_str(&create.body).unwrap();
-    assert_eq!(body["name"], "alloc-1");
+    assert_eq!(body["name"], "gpubroker-alloc-1");
     assert_eq!(body["flavorId"], "5d0b0f0a-0000-4000-8000-000000000001");
     assert_eq!(body["imageId"], "img-1");
     assert_eq!(body["region"], "GRA9");

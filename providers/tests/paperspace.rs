@@ -62,7 +62,7 @@ fn machine(state: &str, name: &str) -> Value {
     let mut m: Value =
         serde_json::from_str(&fixture("paperspace/machine-constructed.json")).unwrap();
     m["state"] = json!(state);
-    m["name"] = json!(name);
+    m["name"] = json!(format!("gpubroker-{name}"));
     m
 }
 
@@ -100,7 +100,7 @@ async fn provisioning_creates_a_machine_named_after_the_allocation() {
     assert_eq!(seen[0].path, "/machines");
     assert_eq!(seen[1].method, "POST");
     let body: Value = serde_json::from_str(&seen[1].body).unwrap();
-    assert_eq!(body["name"], "alloc-1");
+    assert_eq!(body["name"], "gpubroker-alloc-1");
     assert_eq!(body["machineType"], "A100-80G");
     assert_eq!(body["region"], "East Coast (NY2)");
     assert_eq!(body["templateId"], "t0nspur5");

@@ -24,7 +24,7 @@ fn server(status: &str, allocation: &str) -> Value {
     json!({
         "name": "ec200016", "ipv4": "185.10.20.30", "ipv6": "", "plan": "ECS1GPU7",
         "plan_size": {"core": "8", "ram": "32768", "disk": "500"}, "location": "it-fr2",
-        "notes": format!("gpubroker:{allocation}"), "so": "ubuntu-2204",
+        "notes": format!("gpubroker-alloc:{allocation}"), "so": "ubuntu-2204",
         "creation_date": "2026-11-23T12:00:00+01:00", "deletion_date": null,
         "active_flag": true, "status": status, "api_version": "v2", "user": "u1", "group": null,
     })
@@ -124,7 +124,7 @@ async fn provisioning_creates_a_server_with_the_allocation_in_its_notes() {
     let body: Value = serde_json::from_str(&seen[1].body).unwrap();
     assert_eq!(body["plan"], "ECS1GPU7");
     assert_eq!(body["location"], "it-fr2");
-    assert_eq!(body["notes"], "gpubroker:alloc-1");
+    assert_eq!(body["notes"], "gpubroker-alloc:alloc-1");
     assert_eq!(body["image"], "ubuntu-2204");
 }
 

@@ -8,15 +8,9 @@ use chrono::{DateTime, Utc};
 use super::wire::{Ec2Instance, InstanceTypeInfo, PriceItem, SpotPrice};
 use crate::http::{decode, Mapped};
 use crate::{
-    gpus, regions, Connection, Instance, InstanceId, InstanceState, MicroUsd, Offer, OfferId,
-    OfferSource, Pricing, ProviderError, ProviderId,
+    gpus, ownership, regions, Connection, Instance, InstanceId, InstanceState, MicroUsd, Offer,
+    OfferId, OfferSource, Pricing, ProviderError, ProviderId,
 };
-
-/// The tag every instance the broker makes carries.
-pub(crate) const BROKER_TAG: &str = "gpubroker";
-
-/// The tag whose value is the allocation id.
-pub(crate) const ALLOCATION_TAG: &str = "gpubroker-allocation";
 
 /// The on-demand USD hourly price of each instance type of one region's price list (items
 /// of another region, another unit or a zero price are left out).
@@ -191,7 +185,8 @@ pub(crate) fn parse_instance_id(id: &InstanceId) -> Option<(&str, &str)> {
     id.0.split_once('/')
 }
 
-/// An instance as the broker sees it; the allocation id comes from its allocation tag.
+/// An instance as the broker sees it; the allocation id comes from its [`ownership`]
+/// allocation tag (an EC2 tag *key*).
 pub(crate) fn instance(
     provider: &ProviderId,
     region: &str,
@@ -225,7 +220,9 @@ pub(crate) fn instance(
     };
     Ok(Instance {
         id: instance_id(region, &i.instance_id),
-        allocation_id: i.tags.get(ALLOCATION_TAG).cloned().unwrap_or_default(),
+        allocation_id: ownership::allocation_of_tags(&i.tags.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+            .to_string(),
         offer_id: offer_id(provider, &i.instance_type, region, spot_zone),
         state,
         connection,

@@ -12,10 +12,10 @@
 //!   price per availability zone: one spot offer per type and zone. No capacity signal: one
 //!   unit each.
 //! - Provision: `RunInstances` in the offer's region (`ClientToken` = the allocation id, so
-//!   EC2 itself makes a retried launch idempotent; `TagSpecification` tags `gpubroker` and
-//!   `gpubroker-allocation=<allocation id>`; spot offers add
+//!   EC2 itself makes a retried launch idempotent; `TagSpecification` tag keys `gpubroker`
+//!   and the `ownership` allocation tag `gpubroker-alloc:<allocation id>`; spot offers add
 //!   `InstanceMarketOptions.MarketType=spot` and the zone); find `DescribeInstances` filtered
-//!   by `tag:gpubroker-allocation` in each region; status `DescribeInstances` by
+//!   by `tag-key` = the allocation tag in each region; status `DescribeInstances` by
 //!   `InstanceId`; release `TerminateInstances`. Instance ids are `<region>/<i-...>`.
 //! - Auth: SigV4 (`AWS4-HMAC-SHA256`) from the credential `access_key_id:secret_access_key`;
 //!   service `pricing` (region `us-east-1`) for prices, `ec2` in the instance's region for the
@@ -35,8 +35,8 @@ use crate::http::{
     AuthScheme, Call, Descriptor, Engine, EngineConfig, EngineError, DEFAULT_RETRYABLE,
 };
 use crate::{
-    Capabilities, Instance, InstanceId, InstanceState, Offer, Provider, ProviderError, ProviderId,
-    ProvisionRequest,
+    ownership, Capabilities, Instance, InstanceId, InstanceState, Offer, Provider, ProviderError,
+    ProviderId, ProvisionRequest,
 };
 use wire::{Filter, GetProducts, PriceItem, Products};
 
@@ -269,17 +269,12 @@ impl Aws {
     }
 }
 
-fn tag_filter(key: &str, value: Option<&str>) -> Vec<(String, String)> {
-    match value {
-        Some(v) => vec![
-            ("Filter.1.Name".to_string(), format!("tag:{key}")),
-            ("Filter.1.Value.1".to_string(), v.to_string()),
-        ],
-        None => vec![
-            ("Filter.1.Name".to_string(), "tag-key".to_string()),
-            ("Filter.1.Value.1".to_string(), key.to_string()),
-        ],
-    }
+/// `DescribeInstances` filter: instances carrying the tag key `key`.
+fn tag_key_filter(key: &str) -> Vec<(String, String)> {
+    vec![
+        ("Filter.1.Name".to_string(), "tag-key".to_string()),
+        ("Filter.1.Value.1".to_string(), key.to_string()),
+    ]
 }
 
 #[async_trait]
@@ -311,6 +306,12 @@ impl Provider for Aws {
             }
         }
         let launch = map::parse_offer_id(&req.offer_id).ok_or(ProviderError::NotFound)?;
+        let allocation_tag = ownership::allocation_tag(&req.allocation_id).ok_or_else(|| {
+            ProviderError::InvalidResponse(format!(
+                "allocation id `{}` cannot be carried in an EC2 tag",
+                req.allocation_id
+            ))
+        })?;
         let image = self
             .settings
             .image_ids
@@ -323,10 +324,10 @@ impl Provider for Aws {
             ("MaxCount", "1"),
             ("ClientToken", req.allocation_id.as_str()),
             ("TagSpecification.1.ResourceType", "instance"),
-            ("TagSpecification.1.Tag.1.Key", map::BROKER_TAG),
+            ("TagSpecification.1.Tag.1.Key", ownership::BROKER_TAG),
             ("TagSpecification.1.Tag.1.Value", "1"),
-            ("TagSpecification.1.Tag.2.Key", map::ALLOCATION_TAG),
-            ("TagSpecification.1.Tag.2.Value", req.allocation_id.as_str()),
+            ("TagSpecification.1.Tag.2.Key", allocation_tag.as_str()),
+            ("TagSpecification.1.Tag.2.Value", ""),
             ("BlockDeviceMapping.1.DeviceName", "/dev/sda1"),
         ]
         .into_iter()
@@ -387,15 +388,18 @@ impl Provider for Aws {
     }
 
     async fn list_instances(&self) -> Result<Vec<Instance>, ProviderError> {
-        self.describe(&tag_filter(map::BROKER_TAG, None)).await
+        self.describe(&tag_key_filter(ownership::BROKER_TAG)).await
     }
 
     async fn find_by_allocation(
         &self,
         allocation_id: &str,
     ) -> Result<Option<Instance>, ProviderError> {
+        let Some(tag) = ownership::allocation_tag(allocation_id) else {
+            return Ok(None);
+        };
         Ok(self
-            .describe(&tag_filter(map::ALLOCATION_TAG, Some(allocation_id)))
+            .describe(&tag_key_filter(&tag))
             .await?
             .into_iter()
             .find(|i| i.allocation_id == allocation_id && i.state != InstanceState::Terminated))

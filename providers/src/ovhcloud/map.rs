@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use super::wire::{Addon, Catalog, Flavor, InstanceWire};
 use crate::http::{decode, Mapped};
 use crate::{
-    gpus, regions, Connection, Instance, InstanceId, InstanceState, MicroUsd, Offer, OfferId,
-    OfferSource, Pricing, ProviderError, ProviderId,
+    gpus, ownership, regions, Connection, Instance, InstanceId, InstanceState, MicroUsd, Offer,
+    OfferId, OfferSource, Pricing, ProviderError, ProviderId,
 };
 
 /// One on-demand offer per project flavor whose hourly plan code is a catalogue addon with a
@@ -111,7 +111,7 @@ pub(crate) fn parse_offer_id(id: &OfferId) -> Option<(&str, &str)> {
     id.key().split_once('@')
 }
 
-/// An instance as the broker sees it: its name is the allocation id.
+/// An instance as the broker sees it: its name carries the allocation id.
 pub(crate) fn instance(provider: &ProviderId, w: &InstanceWire) -> Result<Instance, ProviderError> {
     let state = match w.status.as_str() {
         "BUILD" | "BUILDING" | "REBOOT" | "HARD_REBOOT" | "RESIZE" => InstanceState::Pending,
@@ -141,7 +141,9 @@ pub(crate) fn instance(provider: &ProviderId, w: &InstanceWire) -> Result<Instan
     let flavor = w.flavor.as_ref().map_or("", |f| f.name.as_str());
     Ok(Instance {
         id: InstanceId(w.id.clone()),
-        allocation_id: w.name.clone(),
+        allocation_id: ownership::allocation_of_name(&w.name)
+            .unwrap_or_default()
+            .to_string(),
         offer_id: offer_id(provider, flavor, &w.region),
         state,
         connection,

@@ -10,7 +10,7 @@
 //! - Provision: the flavor id (`GET .../flavor?region=`) and image id
 //!   (`GET .../image?osType=linux&region=`, by name), then
 //!   `POST /cloud/project/{serviceName}/instance {name, flavorId, imageId, region}` with the
-//!   allocation id as the instance **name**; status `GET .../instance/{id}`; list
+//!   allocation id in the instance **name** (`ownership::instance_name`: `gpubroker-<id>`); status `GET .../instance/{id}`; list
 //!   `GET .../instance`; release `DELETE .../instance/{id}`. A 409 on create is taken as
 //!   no capacity.
 //! - Auth: OVH's application signature (`X-Ovh-Application`, `X-Ovh-Consumer`,
@@ -33,8 +33,8 @@ use crate::http::{
     AuthScheme, Call, Conflict, Descriptor, Engine, EngineConfig, EngineError, DEFAULT_RETRYABLE,
 };
 use crate::{
-    Capabilities, Instance, InstanceId, InstanceState, MicroUsd, Offer, Provider, ProviderError,
-    ProviderId, ProvisionRequest,
+    ownership, Capabilities, Instance, InstanceId, InstanceState, MicroUsd, Offer, Provider,
+    ProviderError, ProviderId, ProvisionRequest,
 };
 use wire::{Catalog, CreateInstance, Flavor, Image, InstanceWire};
 
@@ -184,7 +184,7 @@ impl Provider for OvhCloud {
             .find(|i| i.name == self.settings.image)
             .ok_or(ProviderError::NotFound)?;
         let body = CreateInstance {
-            name: &req.allocation_id,
+            name: ownership::instance_name(&req.allocation_id, 64),
             flavor_id: &flavor_id,
             image_id: &image.id,
             region,

@@ -104,7 +104,7 @@ pub(crate) struct Image {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CreateInstance<'a> {
-    pub name: &'a str,
+    pub name: String,
     pub flavor_id: &'a str,
     pub image_id: &'a str,
     pub region: &'a str,

@@ -6,8 +6,8 @@ use super::catalog::CatalogRow;
 use super::wire::Machine;
 use crate::http::{decode, Mapped};
 use crate::{
-    gpus, regions, Connection, Instance, InstanceId, InstanceState, Offer, OfferId, OfferSource,
-    Pricing, ProviderError, ProviderId,
+    gpus, ownership, regions, Connection, Instance, InstanceId, InstanceState, Offer, OfferId,
+    OfferSource, Pricing, ProviderError, ProviderId,
 };
 
 /// One on-demand offer per catalogue row, `source = catalog`, dated `as_of`.
@@ -53,7 +53,7 @@ pub(crate) fn parse_offer_id(id: &OfferId) -> Option<(&str, &str)> {
     id.key().split_once('@')
 }
 
-/// A machine as the broker sees it: its name is the allocation id. The broker never stops
+/// A machine as the broker sees it: its name carries the allocation id. The broker never stops
 /// machines, so one that is off or stopping has failed.
 pub(crate) fn instance(provider: &ProviderId, m: &Machine) -> Result<Instance, ProviderError> {
     let state = match m.state.as_str() {
@@ -79,7 +79,9 @@ pub(crate) fn instance(provider: &ProviderId, m: &Machine) -> Result<Instance, P
     };
     Ok(Instance {
         id: InstanceId(m.id.clone()),
-        allocation_id: m.name.clone(),
+        allocation_id: ownership::allocation_of_name(&m.name)
+            .unwrap_or_default()
+            .to_string(),
         offer_id: offer_id(provider, &m.machine_type, &m.region),
         state,
         connection,

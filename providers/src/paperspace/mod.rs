@@ -7,8 +7,8 @@
 //!   dated catalogue in [`catalog`] (`source = catalog`, `as_of` = the catalogue's date);
 //!   listing makes no request.
 //! - Provision: `POST /machines {name, machineType, region, diskSize, templateId,
-//!   publicIpType: "dynamic", startOnCreate: true}` with the allocation id as the machine
-//!   **name** (answer `{"data": machine}`); find by listing `GET /machines` (pages of
+//!   publicIpType: "dynamic", startOnCreate: true}` with the allocation id in the machine
+//!   **name** (`ownership::instance_name`: `gpubroker-<id>`) (answer `{"data": machine}`); find by listing `GET /machines` (pages of
 //!   `items` through `hasMore`/`nextPage` → `after=`); status `GET /machines/{id}`; release
 //!   `DELETE /machines/{id}`. Machine states per the docs: `provisioning, starting,
 //!   serviceready, ready, stopping, off, restarting, upgrading`.
@@ -28,8 +28,8 @@ use crate::http::{
     AuthScheme, Call, Conflict, Descriptor, Engine, EngineConfig, EngineError, DEFAULT_RETRYABLE,
 };
 use crate::{
-    Capabilities, Instance, InstanceId, InstanceState, Offer, Provider, ProviderError, ProviderId,
-    ProvisionRequest,
+    ownership, Capabilities, Instance, InstanceId, InstanceState, Offer, Provider, ProviderError,
+    ProviderId, ProvisionRequest,
 };
 use wire::{CreateMachine, Envelope, Machine, MachinePage};
 
@@ -141,7 +141,7 @@ impl Provider for Paperspace {
         let (machine_type, region) =
             map::parse_offer_id(&req.offer_id).ok_or(ProviderError::NotFound)?;
         let body = CreateMachine {
-            name: &req.allocation_id,
+            name: ownership::instance_name(&req.allocation_id, 64),
             machine_type,
             region,
             disk_size: req.disk_gib.max(50),

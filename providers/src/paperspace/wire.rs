@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CreateMachine<'a> {
-    pub name: &'a str,
+    pub name: String,
     pub machine_type: &'a str,
     pub region: &'a str,
     pub disk_size: u32,

@@ -5,12 +5,9 @@ use chrono::{DateTime, Utc};
 use super::wire::{Plan, Server};
 use crate::http::{decode, Mapped};
 use crate::{
-    gpus, regions, Connection, Instance, InstanceId, InstanceState, MicroUsd, Offer, OfferId,
-    OfferSource, Pricing, ProviderError, ProviderId,
+    gpus, ownership, regions, Connection, Instance, InstanceId, InstanceState, MicroUsd, Offer,
+    OfferId, OfferSource, Pricing, ProviderError, ProviderId,
 };
-
-/// Prefix of the server notes that carry the allocation id.
-const NOTES_PREFIX: &str = "gpubroker:";
 
 /// One on-demand offer per GPU plan (`gpu` > 0, `available`) and listed location. Prices
 /// are EUR, converted with `usd_per_eur`. Seeweb gives no unit count: a listed location
@@ -73,9 +70,9 @@ pub(crate) fn parse_offer_id(id: &OfferId) -> Option<(&str, &str)> {
     id.key().split_once('@')
 }
 
-/// The server notes that carry `allocation_id`.
-pub(crate) fn notes(allocation_id: &str) -> String {
-    format!("{NOTES_PREFIX}{allocation_id}")
+/// The server notes that carry `allocation_id`: its [`ownership`] allocation tag.
+pub(crate) fn notes(allocation_id: &str) -> Option<String> {
+    ownership::allocation_tag(allocation_id)
 }
 
 /// A server as the broker sees it; the allocation id comes from its notes. A server that
@@ -107,7 +104,7 @@ pub(crate) fn instance(provider: &ProviderId, s: &Server) -> Result<Instance, Pr
         allocation_id: s
             .notes
             .as_deref()
-            .and_then(|n| n.strip_prefix(NOTES_PREFIX))
+            .and_then(|n| n.strip_prefix(ownership::ALLOCATION_TAG_PREFIX))
             .unwrap_or_default()
             .to_string(),
         offer_id: offer_id(provider, &s.plan, &s.location),
@@ -128,7 +125,7 @@ mod tests {
             ipv4: Some("185.1.2.3".into()),
             plan: "ECS1GPU7".into(),
             location: "it-fr2".into(),
-            notes: Some(notes("alloc-1")),
+            notes: notes("alloc-1"),
             status: "Booted".into(),
         };
         let i = instance(&p, &s).unwrap();

@@ -7,7 +7,7 @@
 //!   `hourly_price` is **EUR** per server-hour, converted with the configured USD/EUR rate;
 //!   `ram` is MiB, numbers are strings. No capacity signal: a listed location is one unit.
 //! - Provision: `POST /servers {plan, location, image, notes, ssh_key?}` with the
-//!   allocation id in `notes` (`gpubroker:<allocation id>`); Seeweb names the server
+//!   allocation id in `notes` (the `ownership` tag `gpubroker-alloc:<allocation id>`); Seeweb names the server
 //!   (`ec200016`), which is the instance id. A 409 on create is no capacity. Status
 //!   `GET /servers/{name}`; list `GET /servers` (`{"server": [...]}`); release
 //!   `DELETE /servers/{name}`.
@@ -133,7 +133,12 @@ impl Provider for Seeweb {
             plan,
             location,
             image: &self.settings.image,
-            notes: map::notes(&req.allocation_id),
+            notes: map::notes(&req.allocation_id).ok_or_else(|| {
+                ProviderError::InvalidResponse(format!(
+                    "allocation id `{}` cannot be carried in Seeweb notes",
+                    req.allocation_id
+                ))
+            })?,
             ssh_key: self.settings.ssh_key.as_deref(),
         };
         let created: Created = self

@@ -30,7 +30,8 @@ use axum::Router;
 use chrono::NaiveDateTime;
 use providers::http::sigv4;
 use providers::{
-    gpus, Instance, InstanceId, InstanceState, Offer, Pricing, ProviderError, ProvisionRequest,
+    gpus, ownership, Instance, InstanceId, InstanceState, Offer, Pricing, ProviderError,
+    ProvisionRequest,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -39,9 +40,6 @@ use super::{guarded, json, FakeAuth, FakeContext};
 
 /// The access key id the fake knows (the sandbox key is the secret access key).
 pub const ACCESS_KEY_ID: &str = "AKIASANDBOX000000000";
-
-/// The tag that carries the allocation id (the adapter's convention).
-const ALLOCATION_TAG: &str = "gpubroker-allocation";
 
 /// The fake's router; mount it at the root and point both the pricing and the EC2 endpoint
 /// of the adapter at `<url>`.
@@ -480,9 +478,12 @@ fn instance_xml(ctx: &FakeContext, i: &Instance) -> String {
         "<item><instanceId>{}</instanceId><imageId>ami-sandbox</imageId>\
          <instanceState><code>{code}</code><name>{name}</name></instanceState>\
          <instanceType>{instance_type}</instanceType><placement><availabilityZone>{zone}</availabilityZone></placement>\
-         {ip}{lifecycle}<tagSet><item><key>gpubroker</key><value>1</value></item>\
-         <item><key>{ALLOCATION_TAG}</key><value>{}</value></item></tagSet></item>",
-        i.id.0, i.allocation_id,
+         {ip}{lifecycle}<tagSet><item><key>{}</key><value>1</value></item>\
+         <item><key>{}{}</key><value/></item></tagSet></item>",
+        i.id.0,
+        ownership::BROKER_TAG,
+        ownership::ALLOCATION_TAG_PREFIX,
+        i.allocation_id,
     )
 }
 
@@ -515,11 +516,11 @@ fn run_instances(ctx: &FakeContext, region: &str, form: &[(String, String)]) -> 
             "Invalid id",
         );
     }
-    // The allocation tag's value: the tag whose key is the allocation tag.
+    // The allocation tag is a tag key (`gpubroker-alloc:<id>`).
     let allocation = form
         .iter()
-        .find(|(k, v)| k.ends_with(".Key") && v == ALLOCATION_TAG)
-        .and_then(|(k, _)| param(&format!("{}.Value", k.trim_end_matches(".Key"))))
+        .filter(|(k, _)| k.ends_with(".Key"))
+        .find_map(|(_, v)| v.strip_prefix(ownership::ALLOCATION_TAG_PREFIX))
         .or_else(|| param("ClientToken"));
     let Some(allocation) = allocation else {
         return ec2_error(StatusCode::BAD_REQUEST, "MissingParameter", "ClientToken");
@@ -596,8 +597,12 @@ fn describe_instances(ctx: &FakeContext, region: &str, form: &[(String, String)]
     all.retain(|i| {
         (ids.is_empty() || ids.contains(&i.id.0.as_str()))
             && match (filter_name, filter_value) {
-                (Some(n), Some(v)) if n == format!("tag:{ALLOCATION_TAG}") => i.allocation_id == v,
-                (Some("tag-key"), Some(v)) => v == ALLOCATION_TAG || v == "gpubroker",
+                (Some("tag-key"), Some(v)) => {
+                    match v.strip_prefix(ownership::ALLOCATION_TAG_PREFIX) {
+                        Some(id) => i.allocation_id == id,
+                        None => v == ownership::BROKER_TAG,
+                    }
+                }
                 (None, _) => true,
                 _ => false,
             }

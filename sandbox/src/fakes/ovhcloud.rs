@@ -10,7 +10,7 @@
 //!   the market's region), `available` while it has units.
 //! - `GET /cloud/project/{sn}/image`: one `Ubuntu 22.04` image per region.
 //! - `POST /cloud/project/{sn}/instance {name, flavorId, imageId, region}`: the instance
-//!   name is the allocation id; no capacity → 409.
+//!   name carries the allocation id (`gpubroker-<id>`); no capacity → 409.
 //! - `GET .../instance`, `GET .../instance/{id}`: `BUILD`, `ACTIVE`, `DELETING`, `ERROR`; a
 //!   deleted instance is gone (404 `Client::NotFound`). `DELETE .../instance/{id}`.
 
@@ -24,7 +24,9 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use providers::http::ovh_signature;
-use providers::{Instance, InstanceState, Offer, Pricing, ProviderError, ProvisionRequest};
+use providers::{
+    ownership, Instance, InstanceState, Offer, Pricing, ProviderError, ProvisionRequest,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -242,7 +244,7 @@ fn wire_instance(ctx: &FakeContext, i: &Instance) -> Value {
         .unwrap_or_default();
     json!({
         "id": uuid_of(&i.id),
-        "name": i.allocation_id,
+        "name": ownership::instance_name(&i.allocation_id, 64),
         "status": status,
         "region": offer.map(|o| o.region).unwrap_or_default(),
         "ipAddresses": ips,
@@ -318,7 +320,9 @@ async fn create(
         return bad("Invalid flavorId for this region");
     };
     let req = ProvisionRequest {
-        allocation_id: body.name,
+        allocation_id: ownership::allocation_of_name(&body.name)
+            .unwrap_or(&body.name)
+            .to_string(),
         offer_id: offer.id,
         gpu_count: 0,
         disk_gib: 0,

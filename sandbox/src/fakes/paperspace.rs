@@ -4,7 +4,7 @@
 //! adapter lists its dated catalogue, which matches the market's seed rows.
 //!
 //! - `POST /machines {name, machineType, region, diskSize, templateId, ...}`: the name is
-//!   the allocation id; answers `{"data": machine, "event": {...}}`; no capacity → 409.
+//!   the allocation id's `gpubroker-<id>` name; answers `{"data": machine, "event": {...}}`; no capacity → 409.
 //! - `GET /machines` (`{"items", "hasMore", "nextPage"}`), `GET /machines/{id}` (bare):
 //!   states `provisioning`, `ready`, `off`; a deleted machine is gone (404).
 //! - `DELETE /machines/{id}`.
@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use providers::{Instance, InstanceState, Pricing, ProviderError, ProvisionRequest};
+use providers::{ownership, Instance, InstanceState, Pricing, ProviderError, ProvisionRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -50,7 +50,7 @@ fn wire(ctx: &FakeContext, i: &Instance) -> Value {
     };
     json!({
         "id": machine_id(i),
-        "name": i.allocation_id,
+        "name": ownership::instance_name(&i.allocation_id, 64),
         "state": state,
         "machineType": offer.as_ref().map(|o| o.instance_type.clone()).unwrap_or_default(),
         "region": offer.map(|o| o.region).unwrap_or_default(),
@@ -116,7 +116,9 @@ async fn create(State(ctx): State<FakeContext>, body: Option<Json<CreateBody>>) 
         );
     };
     let req = ProvisionRequest {
-        allocation_id: body.name,
+        allocation_id: ownership::allocation_of_name(&body.name)
+            .unwrap_or(&body.name)
+            .to_string(),
         offer_id: offer.id,
         gpu_count: 0,
         disk_gib: body.disk_size,

@@ -6,7 +6,7 @@
 //!   `hourly_price` in EUR (the market's USD at [`USD_PER_EUR`]), `available_regions` =
 //!   the locations with units left.
 //! - `POST /servers {plan, location, image, notes}`: the allocation id travels in `notes`
-//!   (`gpubroker:<id>`); answers 201 `{status, action_id, server}`; no capacity → 409.
+//!   (`gpubroker-alloc:<id>`, the adapters' `ownership` tag); answers 201 `{status, action_id, server}`; no capacity → 409.
 //! - `GET /servers` (`{"status","count","server":[...]}`), `GET /servers/{name}`: statuses
 //!   `Booting`, `Booted`, `Deleting`, `Error`; a deleted server is gone (404). Server names
 //!   are `ec<16 hex>` made from the market's `i-<16 hex>`.
@@ -20,7 +20,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use providers::{
-    Instance, InstanceId, InstanceState, Offer, Pricing, ProviderError, ProvisionRequest,
+    ownership, Instance, InstanceId, InstanceState, Offer, Pricing, ProviderError, ProvisionRequest,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -29,9 +29,6 @@ use super::{guarded, json, FakeAuth, FakeContext};
 
 /// USD per EUR the fake prices at (the adapter's default setting).
 pub const USD_PER_EUR: f64 = 1.08;
-
-/// The notes prefix that carries the allocation id (the adapter's convention).
-const NOTES_PREFIX: &str = "gpubroker:";
 
 /// The fake's router; mount it at the root and point the adapter at `<url>/ecs/v2`.
 pub fn router(ctx: FakeContext) -> Router {
@@ -127,7 +124,7 @@ fn wire_server(ctx: &FakeContext, i: &Instance) -> Value {
         "plan": offer.as_ref().map(|o| o.instance_type.clone()).unwrap_or_default(),
         "plan_size": {"core": "8", "ram": "32768", "disk": "500"},
         "location": offer.map(|o| o.region).unwrap_or_default(),
-        "notes": format!("{NOTES_PREFIX}{}", i.allocation_id),
+        "notes": format!("{}{}", ownership::ALLOCATION_TAG_PREFIX, i.allocation_id),
         "so": "ubuntu-2204",
         "creation_date": "2026-11-23T12:00:00+01:00",
         "deletion_date": null,
@@ -191,7 +188,7 @@ async fn create(State(ctx): State<FakeContext>, body: Option<Json<CreateBody>>) 
     let req = ProvisionRequest {
         allocation_id: body
             .notes
-            .strip_prefix(NOTES_PREFIX)
+            .strip_prefix(ownership::ALLOCATION_TAG_PREFIX)
             .unwrap_or(&body.notes)
             .to_string(),
         offer_id: offer.id,
