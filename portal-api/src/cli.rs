@@ -82,7 +82,7 @@ pub struct OfferFilters {
     pub region: Option<String>,
     #[arg(long)]
     pub country: Option<String>,
-    /// on_demand or spot.
+    /// on_demand, spot or bid.
     #[arg(long)]
     pub pricing: Option<String>,
     /// price, price_per_gpu, topsis (default) or availability.

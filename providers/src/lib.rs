@@ -4,17 +4,21 @@
 //! Invariants: knows nothing of users, tenants or money ledgers; vendor wire types never
 //! leave an adapter; prices are exact integers (micro-USD), never floating point.
 
+pub mod akash;
 pub mod aws;
 pub mod azure;
 pub mod clock;
 pub mod cudo;
 pub mod digitalocean;
+pub mod fluidstack;
 pub mod gcp;
 pub mod gpus;
 pub mod http;
 pub mod hyperstack;
 pub mod jarvislabs;
 pub mod lambda;
+pub mod latitude;
+pub mod linode;
 pub mod maas;
 pub mod money;
 pub mod oci;

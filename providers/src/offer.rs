@@ -53,15 +53,19 @@ impl fmt::Display for OfferId {
 pub enum Pricing {
     OnDemand,
     Spot,
+    /// A marketplace where providers bid (Akash): the price is an indication from recent
+    /// bids (the adapter says which statistic), not a quoted rate.
+    Bid,
 }
 
 impl Pricing {
-    pub const ALL: [Pricing; 2] = [Pricing::OnDemand, Pricing::Spot];
+    pub const ALL: [Pricing; 3] = [Pricing::OnDemand, Pricing::Spot, Pricing::Bid];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Pricing::OnDemand => "on_demand",
             Pricing::Spot => "spot",
+            Pricing::Bid => "bid",
         }
     }
 

@@ -29,6 +29,8 @@ pub fn country_of(provider: &str, region: &str) -> Option<&'static str> {
         "tensordock" => by_country_word(r),
         // Country-prefixed codes: `ca-montreal-1`, `fr-par`, `it-fr2`, `IN1`, `CZ`.
         "cudo" | "scaleway" | "seeweb" | "jarvislabs" | "runpod" => iso_prefix(r),
+        "latitude" => latitude(r),
+        "linode" => linode(r),
         "vast" => vast(region),
         "vultr" => vultr(r),
         _ => generic(region),
@@ -284,6 +286,39 @@ fn digitalocean(r: &str) -> Option<&'static str> {
     lookup(table, &site)
 }
 
+/// Latitude.sh site codes (`DAL`, `SAO2`; those of the recorded `/plans` sample).
+fn latitude(r: &str) -> Option<&'static str> {
+    let site: String = r.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    let table: &[(&str, &str)] = &[
+        ("ash", "US"),
+        ("bgt", "CO"),
+        ("chi", "US"),
+        ("dal", "US"),
+        ("fra", "DE"),
+        ("lax", "US"),
+        ("mia", "US"),
+        ("nyc", "US"),
+        ("san", "CL"),
+        ("sao", "BR"),
+    ];
+    lookup(table, &site)
+}
+
+/// Linode's legacy area names (`eu-west` is London), else country-prefixed ids (`id-cgk`,
+/// `br-gru`, `us-iad`).
+fn linode(r: &str) -> Option<&'static str> {
+    let table: &[(&str, &str)] = &[
+        ("ap-northeast", "JP"),
+        ("ap-south", "SG"),
+        ("ap-southeast", "AU"),
+        ("ap-west", "IN"),
+        ("ca-central", "CA"),
+        ("eu-central", "DE"),
+        ("eu-west", "GB"),
+    ];
+    lookup(table, r).or_else(|| iso_prefix(r))
+}
+
 /// Vultr's three-letter location ids (`ewr`, `ord`, `sea`: its `/v2/regions` list).
 fn vultr(r: &str) -> Option<&'static str> {
     let table: &[(&str, &str)] = &[
@@ -439,6 +474,10 @@ mod tests {
             ("tensordock", "Ashburn, VA, USA", "US"),
             ("tensordock", "Los Angeles, CA, USA", "US"),
             ("vultr", "ewr", "US"),
+            ("latitude", "SAO2", "BR"),
+            ("latitude", "DAL", "US"),
+            ("linode", "us-east", "US"),
+            ("linode", "id-cgk", "ID"),
             ("vultr", "fra", "DE"),
         ];
         for (provider, region, want) in cases {

@@ -191,7 +191,7 @@ async fn the_token_goes_out_as_bearer_and_never_into_the_logs() {
     assert_secret_sent_not_logged(
         |c| TensorDock::new(c, TensorDockSettings::default()).unwrap(),
         Reply::json(200, fixture("tensordock/v2-locations.json")),
-        &format!("Bearer {LIVE_SECRET}"),
+        ("authorization", &format!("Bearer {LIVE_SECRET}")),
     )
     .await;
 }

@@ -234,7 +234,7 @@ async fn the_key_goes_out_as_bearer_and_never_into_the_logs() {
     assert_secret_sent_not_logged(
         |c| Vultr::new(c, VultrSettings::default()).unwrap(),
         Reply::json(200, fixture("vultr/plans.json")),
-        &format!("Bearer {LIVE_SECRET}"),
+        ("authorization", &format!("Bearer {LIVE_SECRET}")),
     )
     .await;
 }

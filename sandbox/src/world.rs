@@ -9,15 +9,19 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use providers::akash::Akash;
 use providers::aws::{Aws, AwsSettings};
 use providers::azure::Azure;
 use providers::cudo::{Cudo, CudoSettings};
 use providers::digitalocean::{DigitalOcean, DigitalOceanSettings};
+use providers::fluidstack::{FluidStack, FluidStackSettings};
 use providers::gcp::Gcp;
 use providers::http::{EngineConfig, EngineError, Secret};
 use providers::hyperstack::{Hyperstack, HyperstackSettings};
 use providers::jarvislabs::{Jarvislabs, JarvislabsSettings};
 use providers::lambda::{Lambda, LambdaSettings};
+use providers::latitude::{Latitude, LatitudeSettings};
+use providers::linode::{LinodeCloud, LinodeSettings};
 use providers::oci::{Oci, OciSettings};
 use providers::ovhcloud::{OvhCloud, OvhSettings};
 use providers::paperspace::{Paperspace, PaperspaceSettings};
@@ -55,6 +59,10 @@ pub const FAKED_VENDORS: &[&str] = &[
     "gcp",
     "ovhcloud",
     "paperspace",
+    "linode",
+    "latitude",
+    "akash",
+    "fluidstack",
 ];
 
 /// How the sandbox builds its world.
@@ -251,6 +259,20 @@ pub async fn sandbox_providers(
             "vultr" => {
                 let engine = world.start(fakes::vultr::router, "/v2").await?;
                 Arc::new(Vultr::new(engine, VultrSettings::default())?)
+            }
+            "linode" => {
+                let engine = world.start(fakes::linode::router, "/v4").await?;
+                Arc::new(LinodeCloud::new(engine, LinodeSettings::default())?)
+            }
+            "latitude" => {
+                let engine = world.start(fakes::latitude::router, "").await?;
+                Arc::new(Latitude::new(engine, LatitudeSettings::default())?)
+            }
+            // The Console's GPU price list is public: the adapter sends no credentials.
+            "akash" => Arc::new(Akash::new(world.start(fakes::akash::router, "").await?)?),
+            "fluidstack" => {
+                let engine = world.start(fakes::fluidstack::router, "").await?;
+                Arc::new(FluidStack::new(engine, FluidStackSettings::default())?)
             }
             _ => Arc::new(SimProvider::new(
                 Arc::clone(&market),

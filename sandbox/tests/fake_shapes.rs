@@ -1063,3 +1063,119 @@ async fn the_aws_fake_answers_in_the_shape_of_the_real_samples() {
         ],
     );
 }
+
+#[tokio::test]
+async fn the_linode_latitude_and_akash_fakes_answer_in_the_shape_of_the_real_samples() {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+    ));
+    let market = Arc::new(Market::new(3, clock.clone()).unwrap());
+    let config = WorldConfig::default();
+    let key = config.api_key.clone();
+    let (providers, fakes) = sandbox_providers(market, config).await.unwrap();
+    let mut made = std::collections::BTreeMap::new();
+    for vendor in ["linode", "latitude"] {
+        let p = providers.iter().find(|p| p.id().0 == vendor).unwrap();
+        let offer = p.list_offers().await.unwrap().remove(0);
+        let i = p
+            .provision(&ProvisionRequest {
+                allocation_id: "alloc-shape".into(),
+                offer_id: offer.id,
+                gpu_count: 1,
+                disk_gib: 100,
+                image: "ubuntu".into(),
+                ssh_public_key: None,
+            })
+            .await
+            .unwrap();
+        made.insert(vendor, i.id.0);
+    }
+    clock.advance(chrono::Duration::seconds(10));
+    let linode = fakes.api_url("linode").unwrap();
+    let latitude = fakes.api_url("latitude").unwrap();
+    let akash = fakes.api_url("akash").unwrap();
+
+    let types = get(&format!("{linode}/linode/types"), &key).await;
+    let availability = get(&format!("{linode}/regions/availability"), &key).await;
+    let instance = get(
+        &format!("{linode}/linode/instances/{}", made["linode"]),
+        &key,
+    )
+    .await;
+    let plans = get(&format!("{latitude}/plans"), &key).await;
+    let server = get(&format!("{latitude}/servers/{}", made["latitude"]), &key).await;
+    let prices = get(&format!("{akash}/v1/gpu-prices"), "").await;
+
+    assert_same_shape(
+        &fixture("linode/linode-types.json"),
+        &types,
+        &[
+            "data.*.id",
+            "data.*.label",
+            "data.*.price.hourly",
+            "data.*.region_prices",
+            "data.*.memory",
+            "data.*.disk",
+            "data.*.vcpus",
+            "data.*.gpus",
+            "data.*.class",
+            "page",
+            "pages",
+        ],
+    );
+    assert_same_shape(
+        &fixture("linode/regions-availability.json"),
+        &availability,
+        &[
+            "data.*.region",
+            "data.*.plan",
+            "data.*.available",
+            "page",
+            "pages",
+        ],
+    );
+    assert_same_shape(
+        &fixture("linode/instance-get.json"),
+        &instance,
+        &["id", "label", "status", "region", "type", "ipv4"],
+    );
+    assert_same_shape(
+        &fixture("latitude/plans.json"),
+        &plans,
+        &[
+            "data.*.attributes.slug",
+            "data.*.attributes.specs.cpu.cores",
+            "data.*.attributes.specs.cpu.count",
+            "data.*.attributes.specs.memory.total",
+            "data.*.attributes.specs.gpu.count",
+            "data.*.attributes.specs.gpu.type",
+            "data.*.attributes.regions.*.locations.in_stock",
+            "data.*.attributes.regions.*.pricing.USD.hour",
+        ],
+    );
+    assert_same_shape(
+        &fixture("latitude/server-get.json"),
+        &server,
+        &[
+            "data.id",
+            "data.attributes.hostname",
+            "data.attributes.status",
+            "data.attributes.primary_ipv4",
+            "data.attributes.plan.slug",
+            "data.attributes.region.site.slug",
+        ],
+    );
+    assert_same_shape(
+        &fixture("akash/console-gpu-prices-debug.json"),
+        &prices,
+        &[
+            "models.*.vendor",
+            "models.*.model",
+            "models.*.ram",
+            "models.*.interface",
+            "models.*.availability.available",
+            "models.*.price.currency",
+            "models.*.price.med",
+        ],
+    );
+}

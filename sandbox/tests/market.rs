@@ -76,7 +76,7 @@ fn temp_state_file(name: &str) -> PathBuf {
 }
 
 #[tokio::test]
-async fn all_24_providers_list_one_offer_per_row_and_pricing_kind() {
+async fn all_27_providers_list_one_offer_per_row_and_pricing_kind() {
     let (market, _) = market(1);
     let rows = catalog::seed_rows().unwrap();
     let mut expected: BTreeMap<String, usize> = BTreeMap::new();
@@ -87,14 +87,14 @@ async fn all_24_providers_list_one_offer_per_row_and_pricing_kind() {
     let providers = market.providers();
 
     // 22 from the catalogue, the rest from recorded API samples.
-    assert_eq!(providers.len(), 24);
+    assert_eq!(providers.len(), 27);
     for p in &providers {
         let offers = p.list_offers().await.unwrap();
         assert_eq!(offers.len(), expected[&p.id().0], "{}", p.id());
         assert!(!p.display_name().is_empty());
         assert!(offers.iter().all(|o| o.provider == *p.id()));
     }
-    assert_eq!(market.all_offers().len(), 5_858);
+    assert_eq!(market.all_offers().len(), 5_863);
     assert!(
         market.unknown_gpu_names().is_empty(),
         "{:?}",
@@ -561,6 +561,8 @@ fn offers_carry_canonical_gpus_countries_and_per_gpu_memory() {
         .map(|o| (o.provider.0.clone(), o.region.clone()))
         .collect();
     let expected: HashSet<(String, String)> = [
+        // A decentralized network of providers: no country to claim.
+        ("akash".to_string(), "akash-network".to_string()),
         ("hyperbolic".to_string(), "default".to_string()),
         ("seeweb".to_string(), String::new()),
     ]

@@ -58,7 +58,7 @@ fn provider<'a>(w: &'a World, id: &str) -> &'a Arc<dyn Provider> {
 
 /// Faked vendors whose fake is a public price list only (no provisioning API, no
 /// credentials): their adapters list offers and refuse everything else.
-const LISTING_ONLY: &[&str] = &["azure", "gcp", "oci"];
+const LISTING_ONLY: &[&str] = &["akash", "azure", "gcp", "oci"];
 
 /// Faked vendors without a price API: their offers come from a dated catalogue in the
 /// adapter (`source = catalog`), never from the fake.
@@ -72,7 +72,7 @@ async fn every_market_provider_is_present_once_and_faked_vendors_have_a_fake() {
     let expected: Vec<String> = w.market.provider_ids().into_iter().map(|p| p.0).collect();
 
     assert_eq!(ids, expected);
-    assert_eq!(ids.len(), 24);
+    assert_eq!(ids.len(), 27);
     for v in FAKED_VENDORS {
         assert!(w.fakes.url(v).unwrap().starts_with("http://127.0.0.1:"));
     }
@@ -210,6 +210,8 @@ async fn a_fake_refuses_requests_without_the_key() {
             "ovhcloud" => "/cloud/project/sandbox-project/instance",
             "paperspace" => "/machines",
             "aws" => "/",
+            "latitude" => "/servers",
+            "linode" => "/linode/instances",
             "seeweb" => "/servers",
             _ => "/instances",
         };

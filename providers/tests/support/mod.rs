@@ -382,9 +382,9 @@ pub async fn within<T>(secs: u64, f: impl Future<Output = T>) -> T {
 pub const LIVE_SECRET: &str = "sk-live-very-secret";
 
 /// Lists offers through an adapter holding [`LIVE_SECRET`] against a server answering
-/// `reply`, with every log line captured at TRACE: the secret must reach the server in
-/// the `Authorization` header exactly as `expected_header` says, and never the logs.
-pub async fn assert_secret_sent_not_logged<P, F>(make: F, reply: Reply, expected_header: &str)
+/// `reply`, with every log line captured at TRACE: the secret must reach the server in the
+/// header `expected.0` (lower case) exactly as `expected.1` says, and never the logs.
+pub async fn assert_secret_sent_not_logged<P, F>(make: F, reply: Reply, expected: (&str, &str))
 where
     P: Provider + std::fmt::Debug,
     F: Fn(EngineConfig) -> P,
@@ -402,13 +402,14 @@ where
 
     let seen = server.seen.lock().unwrap().clone();
     assert!(!seen.is_empty(), "the adapter made no call");
+    let (name, value) = expected;
     for s in &seen {
-        assert_eq!(
-            s.authorization.as_deref(),
-            Some(expected_header),
-            "{}",
-            s.path
-        );
+        let sent = s
+            .headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str());
+        assert_eq!(sent, Some(value), "{}", s.path);
     }
     assert!(logs.contains("provider_call"), "{logs}");
     assert!(!logs.contains(LIVE_SECRET), "{logs}");

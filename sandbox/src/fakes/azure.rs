@@ -104,6 +104,8 @@ fn items(ctx: &FakeContext) -> Vec<Value> {
                 out.push(item(&o, &meter, &format!("{product} Windows"), windows));
             }
             Pricing::Spot => out.push(item(&o, &format!("{meter} Spot"), &product, price)),
+            // Azure sells nothing by auction.
+            Pricing::Bid => {}
         }
     }
     out

@@ -10,14 +10,18 @@
 //! Invariants: a fake binds 127.0.0.1 only; it refuses requests without the expected
 //! credentials with 401; it never keeps state of its own beyond what the market holds.
 
+pub mod akash;
 pub mod aws;
 pub mod azure;
 pub mod cudo;
 pub mod digitalocean;
+pub mod fluidstack;
 pub mod gcp;
 pub mod hyperstack;
 pub mod jarvislabs;
 pub mod lambda;
+pub mod latitude;
+pub mod linode;
 pub mod oci;
 pub mod ovhcloud;
 pub mod paperspace;
