@@ -117,7 +117,8 @@ pub(crate) fn offer_id(
     pricing: Pricing,
 ) -> OfferId {
     match pricing {
-        Pricing::OnDemand => OfferId::new(provider, &format!("{gpu}@{region}")),
+        // GCP sells nothing by auction; a bid kind never reaches here, and reads as listed.
+        Pricing::OnDemand | Pricing::Bid => OfferId::new(provider, &format!("{gpu}@{region}")),
         Pricing::Spot => OfferId::new(provider, &format!("{gpu}@{region}:spot")),
     }
 }

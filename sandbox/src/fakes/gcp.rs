@@ -93,6 +93,8 @@ async fn skus(
         let usage = match o.pricing {
             Pricing::OnDemand => "OnDemand",
             Pricing::Spot => "Preemptible",
+            // GCP sells nothing by auction.
+            Pricing::Bid => continue,
         };
         let key = (o.gpu_model.clone(), usage, o.region.clone());
         match cheapest.get(&key) {
