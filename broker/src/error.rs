@@ -40,6 +40,15 @@ pub enum Error {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("internal: {0}")]
     Internal(String),
+    /// The payment gateway (Stripe) failed or refused.
+    #[error(transparent)]
+    Gateway(#[from] crate::payments::GatewayError),
+    /// A webhook whose `Stripe-Signature` does not verify.
+    #[error("webhook signature: {0}")]
+    WebhookSignature(#[from] crate::payments::signature::SignatureError),
+    /// Payments cannot be taken here (a LIVE POD without Stripe keys).
+    #[error("payments unavailable: {0}")]
+    PaymentsUnavailable(&'static str),
 }
 
 impl Error {

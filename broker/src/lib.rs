@@ -20,6 +20,7 @@ pub mod mail;
 pub mod offers;
 pub mod params;
 pub mod plans;
+pub mod payments;
 pub mod service;
 pub mod tenants;
 

@@ -161,6 +161,8 @@ static DEFS: &[Def] = &[
         description: "TOPSIS weights of the `training` profile." },
     Def { key: "ranking.weights.inference", kind: Kind::Weights, default: "\"price:0.30,perf_per_dollar:0.30,vram:0.15,availability:0.15,reliability:0.10\"", scopes: SYSTEM_SCOPES,
         description: "TOPSIS weights of the `inference` profile." },
+    Def { key: "payments.webhook_tolerance_seconds", kind: Kind::Int { min: 1, max: 86_400 }, default: "300", scopes: &[ScopeKind::Global],
+        description: "How far a webhook's `Stripe-Signature` timestamp may be from now (either side) before the delivery is refused, seconds." },
     Def { key: "billing.meter_interval_seconds", kind: Kind::Int { min: 1, max: 3600 }, default: "60", scopes: &[ScopeKind::Global],
         description: "How often running deployments' usage is posted to the ledger, seconds (the charge is exact to the millisecond whatever the interval)." },
     Def { key: PLAN_RECOMMENDED, kind: Kind::Choice { allowed: PLAN_NAMES }, default: "\"pro\"", scopes: SYSTEM_SCOPES,

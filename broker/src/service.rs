@@ -18,6 +18,7 @@ use crate::ledger::{Ledger, TickReport};
 use crate::offers::{OfferIndex, OfferPage, OfferQuery, RankedOffer, Weights};
 use crate::params::{self, Ctx, Params};
 use crate::plans::Plans;
+use crate::payments::{Payments, PaymentsConfig};
 use crate::tenants::{self, Mode, DEFAULT_TENANT};
 use crate::{Clock, Db, Error, Result};
 
@@ -27,6 +28,8 @@ pub struct BrokerConfig {
     pub database_url: String,
     /// Public base URL for links in mail (`http://127.0.0.1:8080`).
     pub base_url: String,
+    /// The Stripe gateway (when keys are configured) and the webhook signing secret.
+    pub payments: PaymentsConfig,
 }
 
 /// Which deployment target a request names.
@@ -46,6 +49,7 @@ pub struct Broker {
     pub allocations: Allocations,
     pub ledger: Ledger,
     pub plans: Plans,
+    pub payments: Payments,
     pub dispatcher: Arc<Dispatcher>,
     indexes: HashMap<Mode, Arc<OfferIndex>>,
     job_wake: Notify,
@@ -80,6 +84,14 @@ impl Broker {
         let params = Params::new(db.clone(), Arc::clone(&clock));
         let accounts = Accounts::new(db.clone(), Arc::clone(&clock));
         let ledger = Ledger::new(db.clone(), Arc::clone(&clock), params.clone());
+        let payments = Payments::new(
+            db.clone(),
+            Arc::clone(&clock),
+            params.clone(),
+            ledger.clone(),
+            cfg.payments.clone(),
+        )
+        .await?;
         let allocations = Allocations::new(
             db.clone(),
             Arc::clone(&clock),
@@ -103,6 +115,7 @@ impl Broker {
             allocations,
             ledger,
             plans,
+            payments,
             indexes,
             job_wake: Notify::new(),
             worker_id: crate::new_id(),

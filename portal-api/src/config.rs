@@ -35,6 +35,33 @@ pub struct Config {
     /// Seed of the simulated market (same seed, same prices and capacity).
     pub sandbox_seed: u64,
     pub log_format: LogFormat,
+    /// Stripe secret key (`sk_live_…`/`sk_test_…`); without it SANDBOX tenants pay through
+    /// the embedded sandbox gateway and LIVE tenants cannot pay.
+    pub stripe_secret_key: Option<Secret>,
+    /// Stripe publishable key (`pk_…`) for Stripe.js in the web UI.
+    pub stripe_publishable_key: Option<String>,
+    /// Stripe API base URL (default `https://api.stripe.com/`; tests point it at localstripe).
+    pub stripe_api_base: Option<String>,
+    /// The webhook endpoint's signing secret (`whsec_…`); required with a Stripe key. Without
+    /// Stripe, a secret is generated once and stored, and the sandbox gateway signs with it.
+    pub stripe_webhook_secret: Option<Secret>,
+}
+
+/// A secret from the configuration: never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }
 
 impl Default for Config {
@@ -50,6 +77,10 @@ impl Default for Config {
             demo_password: None,
             sandbox_seed: 42,
             log_format: LogFormat::Pretty,
+            stripe_secret_key: None,
+            stripe_publishable_key: None,
+            stripe_api_base: None,
+            stripe_webhook_secret: None,
         }
     }
 }

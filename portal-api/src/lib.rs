@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod server;
 pub mod state;
+pub mod stripe;
 pub mod telemetry;
 pub mod ui;
 

@@ -134,10 +134,12 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
     worlds.insert(Mode::Sandbox, sandbox_providers);
     worlds.insert(Mode::Live, Vec::new());
 
+    let payments = crate::stripe::payments_config(cfg)?;
     let broker = Broker::open(
         &BrokerConfig {
             database_url: cfg.database_url(),
             base_url,
+            payments,
         },
         clock,
         worlds,

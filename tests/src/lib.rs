@@ -4,6 +4,8 @@
 //!
 //! Every server started here binds 127.0.0.1:0 and stops when the test drops it.
 
+pub mod localstripe;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -105,9 +107,16 @@ pub fn config(dir: &std::path::Path, database_url: &str) -> Config {
 
 /// Starts the application in-process over a fresh database.
 pub async fn spawn_app() -> Result<App> {
+    spawn_app_with(|_| {}).await
+}
+
+/// As [`spawn_app`], with the configuration adjusted first (e.g. Stripe keys).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> Result<App> {
     let dir = TempDir::new()?;
     let database_url = fresh_database(&dir.0).await?;
-    let server = portal_api::server::start(&config(&dir.0, &database_url)).await?;
+    let mut cfg = config(&dir.0, &database_url);
+    configure(&mut cfg);
+    let server = portal_api::server::start(&cfg).await?;
     let url = server.url();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))

@@ -35,8 +35,7 @@ impl Ledger {
         let now = self.clock.now_ms();
         let mut tx = self.db.pool.begin().await?;
         let tenant = lock_user(&mut tx, now, user_id).await?;
-        let key = format!("topup:{payment_ref}");
-        let fingerprint = format!("topup|{user_id}|{amount_minor}|{currency}");
+        let (key, fingerprint) = topup_key(user_id, amount_minor, currency, payment_ref);
         if let Some(p) = existing(&mut tx, &key, &fingerprint).await? {
             return Ok(p);
         }
@@ -53,8 +52,41 @@ impl Ledger {
             )
             .into());
         }
+        let p = self
+            .credit_payment_with(&mut tx, now, user_id, amount_minor, currency, payment_ref)
+            .await?;
+        tx.commit().await?;
+        Ok(p)
+    }
+
+    /// Credits a paid PaymentIntent (deposits → cash) on the caller's transaction (the
+    /// webhook's, so the event row and the credit commit together). Idempotent on
+    /// `payment_ref` (the intent id). No deposit bounds here: they were checked when the
+    /// intent was created, and money received is always credited.
+    pub(crate) async fn credit_payment_with(
+        &self,
+        conn: &mut AnyConnection,
+        now: i64,
+        user_id: &str,
+        amount_minor: i64,
+        currency: &str,
+        payment_ref: &str,
+    ) -> Result<Posted> {
+        if currency != CURRENCY {
+            return Err(
+                crate::Error::invalid_choice("currency", currency, vec![CURRENCY.into()]).into(),
+            );
+        }
+        if amount_minor <= 0 {
+            return Err(crate::Error::invalid("amount_minor", "a payment must be positive").into());
+        }
+        let tenant = lock_user(conn, now, user_id).await?;
+        let (key, fingerprint) = topup_key(user_id, amount_minor, currency, payment_ref);
+        if let Some(p) = existing(conn, &key, &fingerprint).await? {
+            return Ok(p);
+        }
         let p = post(
-            &mut tx,
+            conn,
             now,
             &Header {
                 key,
@@ -69,9 +101,8 @@ impl Ledger {
             &transfer(SYSTEM_DEPOSITS, cash_account(user_id), amount_minor, None),
         )
         .await?;
-        self.reassess(&mut tx, now, user_id, &tenant, Cause::Credit)
+        self.reassess(conn, now, user_id, &tenant, Cause::Credit)
             .await?;
-        tx.commit().await?;
         Ok(p)
     }
 
@@ -249,4 +280,17 @@ impl Ledger {
         tx.commit().await?;
         Ok(p)
     }
+}
+
+/// The ledger idempotency key and fingerprint of a top-up credit.
+fn topup_key(
+    user_id: &str,
+    amount_minor: i64,
+    currency: &str,
+    payment_ref: &str,
+) -> (String, String) {
+    (
+        format!("topup:{payment_ref}"),
+        format!("topup|{user_id}|{amount_minor}|{currency}"),
+    )
 }

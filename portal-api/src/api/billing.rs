@@ -32,6 +32,8 @@ struct BillingView {
     refundable_minor: i64,
     /// No credit and no live deployment: the UI sends the user to top up first.
     onboarding: bool,
+    /// The most recent failed payment attempt not since paid (retry the same intent).
+    last_payment_failure: Option<broker::payments::Failure>,
 }
 
 async fn billing(
@@ -57,6 +59,7 @@ async fn billing(
         runway_seconds,
         refundable_minor,
         onboarding,
+        last_payment_failure: s.broker.payments.last_failure(&u.id).await?,
     }))
 }
 

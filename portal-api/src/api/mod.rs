@@ -7,6 +7,7 @@ mod deployments;
 mod offers;
 mod plans;
 mod statements;
+mod payments;
 
 use std::sync::Arc;
 
@@ -108,4 +109,5 @@ pub fn router() -> Router<Arc<AppState>> {
         .merge(billing::router())
         .merge(plans::router())
         .merge(statements::router())
+        .merge(payments::router())
 }

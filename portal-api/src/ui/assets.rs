@@ -19,9 +19,10 @@ pub const ACTIVATE_HTML: &str = include_str!("../../assets/activate.html");
 pub const OUTBOX_HTML: &str = include_str!("../../assets/outbox.html");
 pub const PARAMS_HTML: &str = include_str!("../../assets/params.html");
 pub const BILLING_HTML: &str = include_str!("../../assets/billing.html");
+pub const TOPUP_HTML: &str = include_str!("../../assets/topup.html");
 
 /// Files served under `/assets/`: (name, content type, body).
-const FILES: [(&str, &str, &str); 11] = [
+const FILES: [(&str, &str, &str); 12] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -66,6 +67,11 @@ const FILES: [(&str, &str, &str); 11] = [
         "admin.js",
         "text/javascript; charset=utf-8",
         include_str!("../../assets/admin.js"),
+    ),
+    (
+        "topup.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/topup.js"),
     ),
     (
         "favicon.svg",
@@ -122,6 +128,7 @@ mod tests {
             ACTIVATE_HTML,
             OUTBOX_HTML,
             PARAMS_HTML,
+            TOPUP_HTML,
         ] {
             assert!(!html.contains("<script"), "inline script in {html}");
             assert!(!html.contains("style="), "inline style in {html}");

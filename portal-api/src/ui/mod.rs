@@ -204,6 +204,17 @@ async fn billing_page(State(s): State<Arc<AppState>>) -> Response {
     .await
 }
 
+async fn topup(State(s): State<Arc<AppState>>) -> Response {
+    shell(
+        &s,
+        "Credit & payments",
+        Nav::Billing,
+        "topup.js",
+        assets::TOPUP_HTML.to_string(),
+    )
+    .await
+}
+
 /// The UI's routes: pages, and the embedded assets under `/assets/`.
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -214,6 +225,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/offers/{*id}", get(offer))
         .route("/deployments", get(deployments))
         .route("/activate/{id}", get(activate))
+        .route("/billing/topup", get(topup))
         .route("/admin", get(outbox))
         .route("/admin/outbox", get(outbox))
         .route("/admin/params", get(params))

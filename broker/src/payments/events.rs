@@ -1,0 +1,346 @@
+//! Webhook events, pure: what a Stripe event means for us ([`classify`]) and how an intent's
+//! status moves ([`IntentStatus::apply`]). No IO here; [`super::Payments::handle_webhook`]
+//! is the shell that verifies, dedupes, reads, decides and writes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The envelope of a Stripe event (only what we read).
+#[derive(Debug, Clone, Deserialize)]
+pub struct WireEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub data: WireData,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct WireData {
+    #[serde(default)]
+    pub object: Value,
+}
+
+/// What an event asks of us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Money for a PaymentIntent was received (`payment_intent.succeeded`,
+    /// `charge.succeeded`, …): credit it once, if it matches the intent we created.
+    Paid {
+        intent_id: String,
+        amount_minor: i64,
+        currency: String,
+    },
+    /// An attempt to pay failed; the intent stays reusable (Stripe's retry model).
+    Failed {
+        intent_id: String,
+        code: Option<String>,
+        message: String,
+    },
+    Canceled {
+        intent_id: String,
+    },
+    /// A card was saved.
+    SetupSucceeded {
+        intent_id: String,
+        payment_method: Option<String>,
+    },
+    SetupFailed {
+        intent_id: String,
+        code: Option<String>,
+        message: String,
+    },
+    /// A subscription was created, changed or ended.
+    Subscription {
+        subscription_id: String,
+        status: String,
+        current_period_end: Option<i64>,
+    },
+    /// Nothing to do (the reason is kept with the event).
+    Ignore(&'static str),
+    /// The event is of a known type but its object lacks what we need.
+    Malformed(&'static str),
+}
+
+fn s(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+fn failure(obj: &Value) -> (Option<String>, String) {
+    let err = obj
+        .get("last_payment_error")
+        .or_else(|| obj.get("last_setup_error"));
+    match err {
+        Some(e) if !e.is_null() => (
+            s(e, "decline_code").or_else(|| s(e, "code")),
+            s(e, "message").unwrap_or_else(|| "the payment failed".into()),
+        ),
+        _ => (
+            s(obj, "failure_code"),
+            s(obj, "failure_message").unwrap_or_else(|| "the payment failed".into()),
+        ),
+    }
+}
+
+/// What `event` asks of us.
+pub fn classify(event: &WireEvent) -> Effect {
+    let obj = &event.data.object;
+    let object_kind = s(obj, "object").unwrap_or_default();
+    match (event.kind.as_str(), object_kind.as_str()) {
+        ("payment_intent.succeeded", "payment_intent") => {
+            let amount = obj
+                .get("amount_received")
+                .and_then(Value::as_i64)
+                .filter(|a| *a > 0)
+                .or_else(|| obj.get("amount").and_then(Value::as_i64));
+            match (s(obj, "id"), amount, s(obj, "currency")) {
+                (Some(intent_id), Some(amount_minor), Some(currency)) => Effect::Paid {
+                    intent_id,
+                    amount_minor,
+                    currency,
+                },
+                _ => Effect::Malformed("a payment_intent without id, amount or currency"),
+            }
+        }
+        ("charge.succeeded" | "charge.captured", "charge") => {
+            if obj.get("paid").and_then(Value::as_bool) == Some(false)
+                || obj.get("captured").and_then(Value::as_bool) == Some(false)
+            {
+                return Effect::Ignore("the charge is not captured yet");
+            }
+            let amount = obj
+                .get("amount_captured")
+                .and_then(Value::as_i64)
+                .filter(|a| *a > 0)
+                .or_else(|| obj.get("amount").and_then(Value::as_i64));
+            match (s(obj, "payment_intent"), amount, s(obj, "currency")) {
+                (Some(intent_id), Some(amount_minor), Some(currency)) => Effect::Paid {
+                    intent_id,
+                    amount_minor,
+                    currency,
+                },
+                (None, _, _) => Effect::Ignore("a charge without a payment intent"),
+                _ => Effect::Malformed("a charge without amount or currency"),
+            }
+        }
+        ("payment_intent.payment_failed", "payment_intent") => match s(obj, "id") {
+            Some(intent_id) => {
+                let (code, message) = failure(obj);
+                Effect::Failed {
+                    intent_id,
+                    code,
+                    message,
+                }
+            }
+            None => Effect::Malformed("a payment_intent without id"),
+        },
+        ("charge.failed", "charge") => match s(obj, "payment_intent") {
+            Some(intent_id) => {
+                let (code, message) = failure(obj);
+                Effect::Failed {
+                    intent_id,
+                    code,
+                    message,
+                }
+            }
+            None => Effect::Ignore("a charge without a payment intent"),
+        },
+        ("payment_intent.canceled", "payment_intent") => match s(obj, "id") {
+            Some(intent_id) => Effect::Canceled { intent_id },
+            None => Effect::Malformed("a payment_intent without id"),
+        },
+        ("setup_intent.succeeded", "setup_intent") => match s(obj, "id") {
+            Some(intent_id) => Effect::SetupSucceeded {
+                intent_id,
+                payment_method: s(obj, "payment_method"),
+            },
+            None => Effect::Malformed("a setup_intent without id"),
+        },
+        ("setup_intent.setup_failed", "setup_intent") => match s(obj, "id") {
+            Some(intent_id) => {
+                let (code, message) = failure(obj);
+                Effect::SetupFailed {
+                    intent_id,
+                    code,
+                    message,
+                }
+            }
+            None => Effect::Malformed("a setup_intent without id"),
+        },
+        (
+            "customer.subscription.created"
+            | "customer.subscription.updated"
+            | "customer.subscription.deleted",
+            "subscription",
+        ) => match (s(obj, "id"), s(obj, "status")) {
+            (Some(subscription_id), Some(status)) => Effect::Subscription {
+                subscription_id,
+                status,
+                current_period_end: obj
+                    .get("current_period_end")
+                    .and_then(Value::as_i64)
+                    .or_else(|| {
+                        obj.pointer("/items/data/0/current_period_end")
+                            .and_then(Value::as_i64)
+                    }),
+            },
+            _ => Effect::Malformed("a subscription without id or status"),
+        },
+        (
+            "payment_intent.created"
+            | "payment_intent.processing"
+            | "payment_intent.requires_action"
+            | "payment_intent.amount_capturable_updated"
+            | "setup_intent.created"
+            | "setup_intent.requires_action"
+            | "charge.pending"
+            | "customer.created"
+            | "customer.updated",
+            _,
+        ) => Effect::Ignore("informational: the intent we created is the record"),
+        _ => Effect::Ignore("an event type gpubroker does not act on"),
+    }
+}
+
+/// An intent's status as we keep it (Stripe's finer states fold into `open`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntentStatus {
+    /// Created, waiting for the customer (or being processed).
+    Open,
+    /// The last attempt failed; the same intent can be confirmed again.
+    Failed,
+    /// Paid (payment) or card saved (setup). Terminal.
+    Succeeded,
+    /// Canceled. Terminal.
+    Canceled,
+}
+
+/// What happened to an intent, as far as its status goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntentEvent {
+    Succeeded,
+    Failed,
+    Canceled,
+}
+
+impl IntentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntentStatus::Open => "open",
+            IntentStatus::Failed => "failed",
+            IntentStatus::Succeeded => "succeeded",
+            IntentStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<IntentStatus> {
+        [
+            IntentStatus::Open,
+            IntentStatus::Failed,
+            IntentStatus::Succeeded,
+            IntentStatus::Canceled,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+
+    /// The next status, or why the event changes nothing. Terminal states stay put, so a
+    /// failure or cancellation delivered after the success (out of order) is ignored.
+    pub fn apply(self, e: IntentEvent) -> Result<IntentStatus, &'static str> {
+        use IntentEvent as E;
+        use IntentStatus as S;
+        match (self, e) {
+            (S::Succeeded, E::Succeeded) => Err("the intent already succeeded"),
+            (S::Succeeded, _) => Err("the intent already succeeded; a late event changes nothing"),
+            (S::Canceled, E::Succeeded) => Ok(S::Succeeded),
+            (S::Canceled, _) => Err("the intent is canceled"),
+            (S::Open | S::Failed, E::Succeeded) => Ok(S::Succeeded),
+            (S::Open | S::Failed, E::Failed) => Ok(S::Failed),
+            (S::Open | S::Failed, E::Canceled) => Ok(S::Canceled),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ev(kind: &str, object: Value) -> WireEvent {
+        serde_json::from_value(json!({"id": "evt_1", "type": kind, "data": {"object": object}}))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_succeeded_payment_intent_and_its_charge_name_the_same_payment() {
+        let pi = classify(&ev(
+            "payment_intent.succeeded",
+            json!({"object": "payment_intent", "id": "pi_1", "amount": 500, "amount_received": 500, "currency": "usd"}),
+        ));
+        let ch = classify(&ev(
+            "charge.succeeded",
+            json!({"object": "charge", "id": "ch_1", "payment_intent": "pi_1", "amount": 500, "amount_captured": 500, "paid": true, "captured": true, "currency": "usd"}),
+        ));
+        let want = Effect::Paid {
+            intent_id: "pi_1".into(),
+            amount_minor: 500,
+            currency: "usd".into(),
+        };
+        assert_eq!(pi, want);
+        assert_eq!(ch, want);
+    }
+
+    #[test]
+    fn a_failure_carries_the_decline_code_and_message() {
+        let e = classify(&ev(
+            "payment_intent.payment_failed",
+            json!({"object": "payment_intent", "id": "pi_1", "last_payment_error": {"code": "card_declined", "decline_code": "insufficient_funds", "message": "Your card has insufficient funds."}}),
+        ));
+        assert_eq!(
+            e,
+            Effect::Failed {
+                intent_id: "pi_1".into(),
+                code: Some("insufficient_funds".into()),
+                message: "Your card has insufficient funds.".into()
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_types_and_informational_events_are_ignored() {
+        assert!(matches!(
+            classify(&ev("invoice.finalized", json!({"object": "invoice"}))),
+            Effect::Ignore(_)
+        ));
+        assert!(matches!(
+            classify(&ev(
+                "payment_intent.created",
+                json!({"object": "payment_intent", "id": "pi_1"})
+            )),
+            Effect::Ignore(_)
+        ));
+        assert!(matches!(
+            classify(&ev(
+                "payment_intent.succeeded",
+                json!({"object": "payment_intent", "id": "pi_1"})
+            )),
+            Effect::Malformed(_)
+        ));
+    }
+
+    #[test]
+    fn terminal_statuses_ignore_late_events_and_failures_stay_retryable() {
+        use IntentEvent as E;
+        use IntentStatus as S;
+        assert_eq!(S::Open.apply(E::Failed), Ok(S::Failed));
+        assert_eq!(S::Failed.apply(E::Succeeded), Ok(S::Succeeded));
+        assert_eq!(S::Failed.apply(E::Failed), Ok(S::Failed));
+        assert!(S::Succeeded.apply(E::Failed).is_err());
+        assert!(S::Succeeded.apply(E::Succeeded).is_err());
+        assert!(S::Canceled.apply(E::Failed).is_err());
+        for st in [S::Open, S::Failed, S::Succeeded, S::Canceled] {
+            assert_eq!(S::parse(st.as_str()), Some(st));
+        }
+    }
+}

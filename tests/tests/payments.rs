@@ -1,0 +1,689 @@
+//! Payments end to end: top-ups through the API, the sandbox gateway's signed events, and
+//! the Stripe webhook's guarantees (signature, dedupe, once-only credit, amount check,
+//! out-of-order delivery, concurrent duplicates), on SQLite or PostgreSQL
+//! (`GPUBROKER_TEST_POSTGRES`). The Stripe gateway runs against localstripe.
+
+use std::time::Duration;
+
+use broker::payments::signature;
+use gpubroker_e2e::localstripe::{self, LocalStripe};
+use gpubroker_e2e::{spawn_app_with, App};
+use serde_json::{json, Value};
+
+const SECRET: &str = "whsec_e2e_test_secret";
+const STARTER: i64 = 100_000;
+
+async fn sandbox_app() -> App {
+    spawn_app_with(|c| {
+        c.stripe_webhook_secret = Some(portal_api::config::Secret(SECRET.into()));
+    })
+    .await
+    .unwrap()
+}
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A Stripe-shaped event around `object`.
+fn event(id: &str, kind: &str, object: Value) -> Vec<u8> {
+    json!({
+        "id": id, "object": "event", "api_version": "2024-06-20", "created": now_s(),
+        "livemode": false, "type": kind, "data": {"object": object},
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn pi_object(id: &str, amount: i64, currency: &str) -> Value {
+    json!({"id": id, "object": "payment_intent", "amount": amount, "amount_received": amount,
+           "currency": currency, "status": "succeeded", "metadata": {}})
+}
+
+async fn deliver(app: &App, body: &[u8], sig: Option<String>) -> (u16, Value) {
+    let mut req = app
+        .http
+        .post(format!("{}/api/v1/webhooks/stripe", app.url))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    if let Some(s) = sig {
+        req = req.header("Stripe-Signature", s);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn signed(app: &App, body: &[u8]) -> (u16, Value) {
+    deliver(app, body, Some(signature::header(SECRET, now_s(), body))).await
+}
+
+async fn available(app: &App, token: &str) -> i64 {
+    let r = app.get("/api/v1/billing", Some(token)).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["available_minor"].as_i64().unwrap()
+}
+
+async fn topup(app: &App, token: &str, amount: i64, key: &str) -> Value {
+    let r = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/billing/topups",
+            Some(token),
+            Some(json!({"amount_minor": amount, "currency": "USD"})),
+            &[("Idempotency-Key", key)],
+        )
+        .await
+        .unwrap();
+    assert!(r.status == 201 || r.status == 200, "{}", r.body);
+    r.body
+}
+
+async fn events(app: &App, admin: &str, query: &str) -> Vec<Value> {
+    let r = app
+        .get(
+            &format!("/api/v1/admin/payments/events?{query}"),
+            Some(admin),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["items"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_sandbox_top_up_through_the_api_credits_the_balance_exactly_once() {
+    let app = sandbox_app().await;
+    let me = app.register("topper@e2e.test").await.unwrap();
+    assert_eq!(available(&app, &me).await, STARTER);
+
+    let pi = topup(&app, &me, 2_500, "key-1").await;
+    assert!(pi["id"].as_str().unwrap().starts_with("pi_sbx_"), "{pi}");
+    assert!(pi["client_secret"].as_str().unwrap().contains("_secret_"));
+    assert_eq!(pi["status"], "open");
+    // The same Idempotency-Key returns the same intent; another amount under it is refused.
+    let again = topup(&app, &me, 2_500, "key-1").await;
+    assert_eq!(again["id"], pi["id"]);
+    let clash = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/billing/topups",
+            Some(&me),
+            Some(json!({"amount_minor": 3_000, "currency": "USD"})),
+            &[("Idempotency-Key", "key-1")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(clash.status, 422, "{}", clash.body);
+    // Nothing is credited before the card is confirmed.
+    assert_eq!(available(&app, &me).await, STARTER);
+
+    let id = pi["id"].as_str().unwrap();
+    let path = format!("/api/v1/billing/sandbox/intents/{id}/confirm");
+    let c = app
+        .post(&path, Some(&me), json!({"card": "4242 4242 4242 4242"}))
+        .await
+        .unwrap();
+    assert_eq!(c.status, 200, "{}", c.body);
+    assert_eq!(c.body["status"], "processed", "{}", c.body);
+    assert_eq!(available(&app, &me).await, STARTER + 2_500);
+
+    // Confirming again emits a new event for the same intent: nothing more is credited.
+    let c2 = app.post(&path, Some(&me), json!({})).await.unwrap();
+    assert_eq!(c2.status, 200, "{}", c2.body);
+    assert_eq!(c2.body["status"], "ignored", "{}", c2.body);
+    assert_eq!(available(&app, &me).await, STARTER + 2_500);
+
+    let list = app.get("/api/v1/billing/topups", Some(&me)).await.unwrap();
+    assert_eq!(
+        list.body["items"][0]["status"], "succeeded",
+        "{}",
+        list.body
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn top_ups_outside_the_deposit_bounds_or_in_another_currency_are_refused() {
+    let app = sandbox_app().await;
+    let me = app.register("bounds@e2e.test").await.unwrap();
+    for (amount, currency, field) in [
+        (10, "USD", "amount_minor"),
+        (50_000_000, "USD", "amount_minor"),
+        (1_000, "EUR", "currency"),
+    ] {
+        let r = app
+            .post(
+                "/api/v1/billing/topups",
+                Some(&me),
+                json!({"amount_minor": amount, "currency": currency}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.body["field"], field, "{}", r.body);
+    }
+    let anon = app
+        .post(
+            "/api/v1/billing/topups",
+            None,
+            json!({"amount_minor": 1000, "currency": "USD"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(anon.status, 401);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_webhook_replayed_100_times_credits_once() {
+    let app = sandbox_app().await;
+    let admin = app.admin_token().await.unwrap();
+    let me = app.register("replay@e2e.test").await.unwrap();
+    let pi = topup(&app, &me, 1_500, "replay").await;
+    let id = pi["id"].as_str().unwrap();
+    let body = event(
+        "evt_replay_1",
+        "payment_intent.succeeded",
+        pi_object(id, 1_500, "usd"),
+    );
+    let mut duplicates = 0;
+    for i in 0..100 {
+        let (status, out) = signed(&app, &body).await;
+        assert_eq!(status, 200, "delivery {i}: {out}");
+        assert_eq!(out["status"], "processed", "{out}");
+        if out["duplicate"] == true {
+            duplicates += 1;
+        }
+    }
+    assert_eq!(duplicates, 99);
+    assert_eq!(available(&app, &me).await, STARTER + 1_500);
+    let evs = events(&app, &admin, "").await;
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!(evs[0]["status"], "processed");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_duplicate_deliveries_credit_once_whatever_event_carries_the_payment() {
+    let app = sandbox_app().await;
+    let me = app.register("race@e2e.test").await.unwrap();
+    let pi = topup(&app, &me, 4_200, "race").await;
+    let id = pi["id"].as_str().unwrap().to_string();
+    let succeeded = event(
+        "evt_race_pi",
+        "payment_intent.succeeded",
+        pi_object(&id, 4_200, "usd"),
+    );
+    let charge = event(
+        "evt_race_ch",
+        "charge.succeeded",
+        json!({"id": "ch_race", "object": "charge", "payment_intent": id, "amount": 4_200,
+               "amount_captured": 4_200, "paid": true, "captured": true, "currency": "usd"}),
+    );
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let body = if i % 2 == 0 {
+            succeeded.clone()
+        } else {
+            charge.clone()
+        };
+        let sig = signature::header(SECRET, now_s(), &body);
+        let http = app.http.clone();
+        let url = format!("{}/api/v1/webhooks/stripe", app.url);
+        tasks.push(tokio::spawn(async move {
+            http.post(url)
+                .header("Stripe-Signature", sig)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    assert_eq!(available(&app, &me).await, STARTER + 4_200);
+    let admin = app.admin_token().await.unwrap();
+    let evs = events(&app, &admin, "").await;
+    assert_eq!(evs.len(), 2, "{evs:?}");
+    let processed = evs.iter().filter(|e| e["status"] == "processed").count();
+    assert_eq!(
+        processed, 1,
+        "one event credits, the other is ignored: {evs:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_signature_gets_400_and_writes_nothing() {
+    let app = sandbox_app().await;
+    let admin = app.admin_token().await.unwrap();
+    let me = app.register("forger@e2e.test").await.unwrap();
+    let pi = topup(&app, &me, 5_000, "forged").await;
+    let body = event(
+        "evt_forged",
+        "payment_intent.succeeded",
+        pi_object(pi["id"].as_str().unwrap(), 5_000, "usd"),
+    );
+    let t = now_s();
+    for sig in [
+        None,
+        Some(signature::header("whsec_wrong", t, &body)),
+        Some(format!("t={t},v1={}", "ab".repeat(32))),
+        // Right secret, but signed 10 minutes ago (outside the 300 s tolerance).
+        Some(signature::header(SECRET, t - 600, &body)),
+        Some("garbage".to_string()),
+    ] {
+        let (status, out) = deliver(&app, &body, sig.clone()).await;
+        assert_eq!(status, 400, "{sig:?}: {out}");
+        assert_eq!(
+            out["type"], "https://gpubroker.dev/problems/webhook-signature-invalid",
+            "{out}"
+        );
+    }
+    // A signature over other bytes does not verify this body.
+    let (status, _) = deliver(
+        &app,
+        &body,
+        Some(signature::header(SECRET, t, b"{\"id\":\"evt_other\"}")),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(available(&app, &me).await, STARTER);
+    assert!(events(&app, &admin, "").await.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_amount_or_currency_mismatch_is_rejected_and_flagged_for_admins() {
+    let app = sandbox_app().await;
+    let admin = app.admin_token().await.unwrap();
+    let me = app.register("mismatch@e2e.test").await.unwrap();
+    let pi = topup(&app, &me, 2_000, "mismatch").await;
+    let id = pi["id"].as_str().unwrap();
+    let (s1, o1) = signed(
+        &app,
+        &event(
+            "evt_mm_amount",
+            "payment_intent.succeeded",
+            pi_object(id, 200_000, "usd"),
+        ),
+    )
+    .await;
+    let (s2, o2) = signed(
+        &app,
+        &event(
+            "evt_mm_cur",
+            "payment_intent.succeeded",
+            pi_object(id, 2_000, "eur"),
+        ),
+    )
+    .await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(o1["status"], "rejected", "{o1}");
+    assert_eq!(o2["status"], "rejected", "{o2}");
+    assert_eq!(available(&app, &me).await, STARTER);
+    let flagged = events(&app, &admin, "flagged=true").await;
+    assert_eq!(flagged.len(), 2, "{flagged:?}");
+    assert!(flagged
+        .iter()
+        .all(|e| e["reason"].as_str().unwrap().contains("mismatch")));
+    let rejected = events(&app, &admin, "status=rejected").await;
+    assert_eq!(rejected.len(), 2);
+    // Users cannot see the admin list.
+    let r = app
+        .get("/api/v1/admin/payments/events", Some(&me))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 403);
+    // The real payment still credits.
+    let (_, ok) = signed(
+        &app,
+        &event(
+            "evt_mm_ok",
+            "payment_intent.succeeded",
+            pi_object(id, 2_000, "usd"),
+        ),
+    )
+    .await;
+    assert_eq!(ok["status"], "processed", "{ok}");
+    assert_eq!(available(&app, &me).await, STARTER + 2_000);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn out_of_order_delivery_credits_once_and_late_events_change_nothing() {
+    let app = sandbox_app().await;
+    let admin = app.admin_token().await.unwrap();
+    let me = app.register("order@e2e.test").await.unwrap();
+    let pi = topup(&app, &me, 3_300, "order").await;
+    let id = pi["id"].as_str().unwrap();
+    // succeeded arrives before created, and a stale failure arrives last.
+    let (_, a) = signed(
+        &app,
+        &event(
+            "evt_o_succ",
+            "payment_intent.succeeded",
+            pi_object(id, 3_300, "usd"),
+        ),
+    )
+    .await;
+    let (_, b) = signed(
+        &app,
+        &event(
+            "evt_o_created",
+            "payment_intent.created",
+            json!({"id": id, "object": "payment_intent", "amount": 3_300, "currency": "usd", "status": "requires_payment_method"}),
+        ),
+    )
+    .await;
+    let (_, c) = signed(
+        &app,
+        &event(
+            "evt_o_failed",
+            "payment_intent.payment_failed",
+            json!({"id": id, "object": "payment_intent", "amount": 3_300, "currency": "usd",
+                   "last_payment_error": {"code": "card_declined", "message": "Your card was declined."}}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (&a["status"], &b["status"], &c["status"]),
+        (&json!("processed"), &json!("ignored"), &json!("ignored")),
+        "{a} {b} {c}"
+    );
+    assert_eq!(available(&app, &me).await, STARTER + 3_300);
+    let billing = app.get("/api/v1/billing", Some(&me)).await.unwrap();
+    assert!(
+        billing.body["last_payment_failure"].is_null(),
+        "{}",
+        billing.body
+    );
+    assert_eq!(events(&app, &admin, "").await.len(), 3);
+
+    // A success for an intent of ours not recorded yet is not kept: Stripe redelivers.
+    let early = event(
+        "evt_o_early",
+        "payment_intent.succeeded",
+        json!({"id": "pi_not_yet", "object": "payment_intent", "amount": 900, "currency": "usd",
+               "metadata": {"gpubroker_user_id": "someone"}}),
+    );
+    let (status, _) = signed(&app, &early).await;
+    assert_eq!(status, 409);
+    assert_eq!(events(&app, &admin, "").await.len(), 3);
+    // One that is not ours at all is kept as ignored.
+    let (status, foreign) = signed(
+        &app,
+        &event(
+            "evt_o_foreign",
+            "payment_intent.succeeded",
+            pi_object("pi_foreign", 900, "usd"),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(foreign["status"], "ignored");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_declined_card_is_shown_to_the_user_and_the_same_intent_can_be_paid_again() {
+    let app = sandbox_app().await;
+    let me = app.register("declined@e2e.test").await.unwrap();
+    let pi = topup(&app, &me, 1_000, "decline").await;
+    let id = pi["id"].as_str().unwrap();
+    let path = format!("/api/v1/billing/sandbox/intents/{id}/confirm");
+    let d = app
+        .post(&path, Some(&me), json!({"card": "4000000000009995"}))
+        .await
+        .unwrap();
+    assert_eq!(d.body["status"], "processed", "{}", d.body);
+    let b = app.get("/api/v1/billing", Some(&me)).await.unwrap();
+    let f = &b.body["last_payment_failure"];
+    assert_eq!(f["intent_id"], id, "{}", b.body);
+    assert_eq!(f["code"], "insufficient_funds");
+    assert!(f["message"].as_str().unwrap().contains("insufficient"));
+    assert_eq!(available(&app, &me).await, STARTER);
+
+    let ok = app
+        .post(&path, Some(&me), json!({"card": "4242424242424242"}))
+        .await
+        .unwrap();
+    assert_eq!(ok.body["status"], "processed", "{}", ok.body);
+    assert_eq!(available(&app, &me).await, STARTER + 1_000);
+    let b = app.get("/api/v1/billing", Some(&me)).await.unwrap();
+    assert!(b.body["last_payment_failure"].is_null(), "{}", b.body);
+
+    let bad = app
+        .post(&path, Some(&me), json!({"card": "1234"}))
+        .await
+        .unwrap();
+    assert_eq!(bad.status, 400);
+    // Another user cannot confirm this intent.
+    let other = app.register("other@e2e.test").await.unwrap();
+    let r = app.post(&path, Some(&other), json!({})).await.unwrap();
+    assert_eq!(r.status, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_sandbox_setup_intent_saves_a_card() {
+    let app = sandbox_app().await;
+    let me = app.register("saver@e2e.test").await.unwrap();
+    let r = app
+        .post("/api/v1/billing/setup-intents", Some(&me), json!({}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap();
+    assert!(id.starts_with("seti_sbx_"));
+    let c = app
+        .post(
+            &format!("/api/v1/billing/sandbox/intents/{id}/confirm"),
+            Some(&me),
+            json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.body["status"], "processed", "{}", c.body);
+    let list = app.get("/api/v1/billing/topups", Some(&me)).await.unwrap();
+    let saved = &list.body["items"][0];
+    assert_eq!(saved["kind"], "setup");
+    assert_eq!(saved["status"], "succeeded");
+    assert!(saved["payment_method"]
+        .as_str()
+        .unwrap()
+        .starts_with("pm_sbx_"));
+    assert_eq!(available(&app, &me).await, STARTER);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_live_pod_without_stripe_keys_cannot_take_payments() {
+    let app = sandbox_app().await;
+    let admin = app.admin_token().await.unwrap();
+    let me = app.register("live@e2e.test").await.unwrap();
+    let r = app
+        .set_param(
+            &admin,
+            "tenant.mode",
+            json!({"value": "live", "scope": "tenant", "confirm": "live"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let t = app
+        .post(
+            "/api/v1/billing/topups",
+            Some(&me),
+            json!({"amount_minor": 1000, "currency": "USD"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.status, 503, "{}", t.body);
+    assert_eq!(
+        t.body["type"],
+        "https://gpubroker.dev/problems/payments-unavailable"
+    );
+    app.stop().await;
+}
+
+// ---- Stripe (localstripe) -------------------------------------------------------------
+
+async fn stripe_app(ls: &LocalStripe) -> App {
+    let base = ls.url.clone();
+    spawn_app_with(move |c| {
+        c.stripe_secret_key = Some(portal_api::config::Secret(localstripe::SECRET_KEY.into()));
+        c.stripe_api_base = Some(base);
+        c.stripe_webhook_secret = Some(portal_api::config::Secret(SECRET.into()));
+    })
+    .await
+    .unwrap()
+}
+
+/// Waits (bounded) until `f` holds.
+async fn eventually<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..300 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: never happened");
+}
+
+#[tokio::test]
+async fn stripe_top_up_confirmed_at_localstripe_is_credited_once_by_its_signed_webhook() {
+    let ls = LocalStripe::start().await.unwrap();
+    let app = stripe_app(&ls).await;
+    // localstripe delivers events signed with the endpoint secret, like Stripe does.
+    ls.post(
+        "/_config/webhooks/gpubroker",
+        &[
+            ("url", &format!("{}/api/v1/webhooks/stripe", app.url)),
+            ("secret", SECRET),
+        ],
+    )
+    .await
+    .ok();
+    let me = app.register("stripe@e2e.test").await.unwrap();
+    let pi = topup(&app, &me, 2_000, "stripe-1").await;
+    let id = pi["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("pi_") && !id.starts_with("pi_sbx_"), "{pi}");
+    assert_eq!(pi["gateway"], "stripe");
+
+    // The intent exists at Stripe, for our customer, with our metadata.
+    let remote = ls.get(&format!("/v1/payment_intents/{id}")).await.unwrap();
+    assert_eq!(remote["amount"], 2_000);
+    assert_eq!(remote["currency"], "usd");
+    let user_id = remote["metadata"]["gpubroker_user_id"].as_str().unwrap();
+    assert!(!user_id.is_empty());
+    let customer = remote["customer"].as_str().unwrap().to_string();
+    let cus = ls.get(&format!("/v1/customers/{customer}")).await.unwrap();
+    assert_eq!(cus["email"], "stripe@e2e.test");
+
+    // A second top-up reuses the same customer (created lazily, once).
+    let pi2 = topup(&app, &me, 700, "stripe-2").await;
+    let remote2 = ls
+        .get(&format!(
+            "/v1/payment_intents/{}",
+            pi2["id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(remote2["customer"], customer.as_str());
+
+    // The browser's part (Stripe.js): a test card, attached and confirmed.
+    let pm = ls
+        .post(
+            "/v1/payment_methods",
+            &[
+                ("type", "card"),
+                ("card[number]", "4242424242424242"),
+                ("card[exp_month]", "12"),
+                ("card[exp_year]", "2034"),
+                ("card[cvc]", "123"),
+            ],
+        )
+        .await
+        .unwrap();
+    let pm = pm["id"].as_str().unwrap();
+    ls.post(
+        &format!("/v1/payment_intents/{id}"),
+        &[("payment_method", pm)],
+    )
+    .await
+    .unwrap();
+    let confirmed = ls
+        .post(&format!("/v1/payment_intents/{id}/confirm"), &[])
+        .await
+        .unwrap();
+    assert_eq!(confirmed["status"], "succeeded", "{confirmed}");
+
+    eventually("the webhook credit", || async {
+        available(&app, &me).await == STARTER + 2_000
+    })
+    .await;
+
+    // Our own replay of the succeeded event (as Stripe retries) credits nothing more.
+    let body = event(
+        "evt_ls_replay",
+        "payment_intent.succeeded",
+        ls.get(&format!("/v1/payment_intents/{id}")).await.unwrap(),
+    );
+    for _ in 0..5 {
+        let (status, out) = signed(&app, &body).await;
+        assert_eq!(status, 200, "{out}");
+    }
+    assert_eq!(available(&app, &me).await, STARTER + 2_000);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn stripe_setup_intent_is_created_at_localstripe_for_the_users_customer() {
+    let ls = LocalStripe::start().await.unwrap();
+    let app = stripe_app(&ls).await;
+    let me = app.register("seti@e2e.test").await.unwrap();
+    let r = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/billing/setup-intents",
+            Some(&me),
+            None,
+            &[("Idempotency-Key", "seti-1")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap();
+    assert!(id.starts_with("seti_"));
+    let remote = ls.get(&format!("/v1/setup_intents/{id}")).await.unwrap();
+    assert_eq!(remote["client_secret"], r.body["client_secret"]);
+    let customer = remote["customer"].as_str().unwrap();
+    let cus = ls.get(&format!("/v1/customers/{customer}")).await.unwrap();
+    assert_eq!(cus["email"], "seti@e2e.test");
+    // The signed setup_intent.succeeded event records the saved card.
+    let (status, out) = signed(
+        &app,
+        &event(
+            "evt_seti_ok",
+            "setup_intent.succeeded",
+            json!({"id": id, "object": "setup_intent", "status": "succeeded", "payment_method": "pm_saved"}),
+        ),
+    )
+    .await;
+    assert_eq!((status, out["status"].clone()), (200, json!("processed")));
+    let list = app.get("/api/v1/billing/topups", Some(&me)).await.unwrap();
+    assert_eq!(list.body["items"][0]["payment_method"], "pm_saved");
+    app.stop().await;
+}
