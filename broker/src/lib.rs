@@ -19,8 +19,8 @@ pub mod ledger;
 pub mod mail;
 pub mod offers;
 pub mod params;
-pub mod plans;
 pub mod payments;
+pub mod plans;
 pub mod service;
 pub mod tenants;
 

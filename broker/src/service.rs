@@ -17,8 +17,8 @@ use crate::jobs::{self, Outcome, Policy};
 use crate::ledger::{Ledger, TickReport};
 use crate::offers::{OfferIndex, OfferPage, OfferQuery, RankedOffer, Weights};
 use crate::params::{self, Ctx, Params};
-use crate::plans::Plans;
 use crate::payments::{Payments, PaymentsConfig};
+use crate::plans::Plans;
 use crate::tenants::{self, Mode, DEFAULT_TENANT};
 use crate::{Clock, Db, Error, Result};
 

@@ -41,6 +41,7 @@ const MATRIX: &[(&str, &str, Access)] = &[
     ("PUT", "/api/v1/admin/params/{key}", Admin),
     ("DELETE", "/api/v1/admin/params/{key}", Admin),
     ("GET", "/api/v1/admin/params/{key}/audit", Admin),
+    ("GET", "/api/v1/admin/payments/events", Admin),
     ("GET", "/api/v1/admin/sandbox/instances", Admin),
     ("GET", "/api/v1/admin/sandbox/providers/{id}/knobs", Admin),
     ("PUT", "/api/v1/admin/sandbox/providers/{id}/knobs", Admin),
@@ -56,6 +57,14 @@ const MATRIX: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/billing/ledger", Authed),
     ("POST", "/api/v1/billing/refunds", Authed),
     ("GET", "/api/v1/billing/statement", Authed),
+    (
+        "POST",
+        "/api/v1/billing/sandbox/intents/{id}/confirm",
+        Authed,
+    ),
+    ("POST", "/api/v1/billing/setup-intents", Authed),
+    ("GET", "/api/v1/billing/topups", Authed),
+    ("POST", "/api/v1/billing/topups", Authed),
     ("GET", "/api/v1/deployments", Authed),
     ("POST", "/api/v1/deployments", Authed),
     ("GET", "/api/v1/deployments/{id}", Authed),
@@ -68,6 +77,7 @@ const MATRIX: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/plans", Public),
     ("GET", "/api/v1/providers", Public),
     ("GET", "/api/v1/ranking/profiles", Public),
+    ("POST", "/api/v1/webhooks/stripe", Public),
     ("GET", "/healthz", Public),
 ];
 

@@ -5,9 +5,9 @@ mod admin;
 mod billing;
 mod deployments;
 mod offers;
+mod payments;
 mod plans;
 mod statements;
-mod payments;
 
 use std::sync::Arc;
 
