@@ -67,22 +67,26 @@ pub fn decode_cursor(c: Option<&str>) -> Result<Option<(i64, String)>, ApiError>
     Ok(Some((t.parse().map_err(|_| bad())?, id.to_string())))
 }
 
+/// The `Idempotency-Key` header, if the request carries one.
+pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty())
+}
+
 /// The `Idempotency-Key` header a money-moving request must carry (`what` names the request
 /// in the validation error: "an adjustment", "a refund").
 pub fn required_idempotency_key<'h>(
     headers: &'h axum::http::HeaderMap,
     what: &str,
 ) -> Result<&'h str, ApiError> {
-    headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| {
-            ApiError::Broker(broker::Error::invalid(
-                "Idempotency-Key",
-                format!("{what} needs an Idempotency-Key header"),
-            ))
-        })
+    idempotency_key(headers).ok_or_else(|| {
+        ApiError::Broker(broker::Error::invalid(
+            "Idempotency-Key",
+            format!("{what} needs an Idempotency-Key header"),
+        ))
+    })
 }
 
 /// Parses `limit` (1..=200, default 50).

@@ -11,17 +11,10 @@ use axum::{Json, Router};
 use broker::payments::{EventFilter, EventRecord, EventStatus, Intent, WebhookOutcome};
 use serde::{Deserialize, Serialize};
 
-use super::{decode_cursor, encode_cursor, parse_limit, ApiJson, Page};
+use super::{decode_cursor, encode_cursor, idempotency_key, parse_limit, ApiJson, Page};
 use crate::auth::{Admin, Authed};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-fn idempotency_key(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .filter(|k| !k.is_empty())
-}
 
 fn created(intent: Intent, new: bool) -> (StatusCode, Json<Intent>) {
     let status = if new {
