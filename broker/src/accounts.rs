@@ -113,6 +113,18 @@ fn hash_password(p: &str) -> Result<String> {
         .map_err(|e| Error::Internal(format!("hashing: {e}")))
 }
 
+/// Whether `password` matches a stored argon2id hash (an empty hash — accounts of an external
+/// identity provider — never matches).
+pub fn password_matches(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
 /// A random URL-safe secret and its SHA-256 hex digest (what is stored).
 pub fn new_secret() -> (String, String) {
     let mut b = [0u8; 32];
@@ -146,8 +158,8 @@ pub const REFRESH_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 /// Local identity.
 #[derive(Debug, Clone)]
 pub struct Accounts {
-    db: Db,
-    clock: std::sync::Arc<dyn crate::Clock>,
+    pub(crate) db: Db,
+    pub(crate) clock: std::sync::Arc<dyn crate::Clock>,
 }
 
 impl Accounts {
@@ -192,7 +204,14 @@ impl Accounts {
     }
 
     /// Creates or resets a seeded account (sandbox admin / demo user) to the given password.
+    /// Seeded accounts count as verified.
     pub async fn ensure(&self, email: &str, password: &str, role: Role) -> Result<User> {
+        let u = self.ensure_inner(email, password, role).await?;
+        self.mark_verified(&u.id).await?;
+        Ok(u)
+    }
+
+    async fn ensure_inner(&self, email: &str, password: &str, role: Role) -> Result<User> {
         match self.register(email, password, role).await {
             Ok(u) => Ok(u),
             Err(Error::Conflict {
@@ -250,15 +269,9 @@ impl Accounts {
         .fetch_optional(&self.db.pool)
         .await?;
         let now = self.clock.now_ms();
-        let ok = row.as_ref().is_some_and(|r| {
-            PasswordHash::new(&r.5)
-                .map(|h| {
-                    Argon2::default()
-                        .verify_password(password.as_bytes(), &h)
-                        .is_ok()
-                })
-                .unwrap_or(false)
-        });
+        let ok = row
+            .as_ref()
+            .is_some_and(|r| password_matches(&r.5, password));
         let mut conn = self.db.pool.acquire().await?;
         audit::record(
             &mut conn,

@@ -30,6 +30,15 @@ pub enum Error {
     Unauthenticated(&'static str),
     #[error("forbidden")]
     Forbidden,
+    /// Too many sign-in attempts for this address recently (throttling).
+    #[error("too many attempts; retry in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: i64 },
+    /// The account is locked after repeated failures.
+    #[error("the account is locked; retry in {retry_after_secs} s")]
+    AccountLocked { retry_after_secs: i64 },
+    /// The account's email address is not verified yet (LIVE PODs).
+    #[error("verify your email address first")]
+    EmailNotVerified,
     #[error("configuration: {0}")]
     Config(String),
     #[error("provider: {0}")]

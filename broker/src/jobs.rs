@@ -18,6 +18,8 @@ use crate::{new_id, Db, Result};
 pub enum Kind {
     Provision,
     Release,
+    /// Deliver one queued mail through its tenant's transport (`mail_outbox` row).
+    SendMail,
 }
 
 impl Kind {
@@ -25,6 +27,7 @@ impl Kind {
         match self {
             Kind::Provision => "provision",
             Kind::Release => "release",
+            Kind::SendMail => "send_mail",
         }
     }
 
@@ -32,6 +35,7 @@ impl Kind {
         match s {
             "provision" => Some(Kind::Provision),
             "release" => Some(Kind::Release),
+            "send_mail" => Some(Kind::SendMail),
             _ => None,
         }
     }
@@ -42,7 +46,9 @@ impl Kind {
 pub struct Job {
     pub id: String,
     pub kind: Kind,
-    pub allocation_id: String,
+    /// What the job works on: the allocation id (provision, release) or the mail id
+    /// (send_mail).
+    pub subject_id: String,
     pub attempts: i64,
 }
 
@@ -80,6 +86,21 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// Queues the delivery of a mail row on the caller's connection (the transaction that
+/// queued the mail). At most one delivery job exists per mail.
+pub async fn enqueue_mail(conn: &mut AnyConnection, now_ms: i64, mail_id: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, mail_id, state, attempts, run_at, created_at, updated_at) \
+         VALUES ($1, 'send_mail', $2, 'pending', 0, $3, $3, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(new_id())
+    .bind(mail_id)
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Claims up to `max` due jobs for `worker`, each for `lease_ms`.
 #[instrument(skip_all)]
 pub async fn claim(
@@ -90,7 +111,7 @@ pub async fn claim(
     max: i64,
 ) -> Result<Vec<Job>> {
     let due: Vec<(String, String, String, i64)> = sqlx::query_as(
-        "SELECT id, kind, allocation_id, attempts FROM jobs WHERE state = 'pending' AND run_at <= $1 \
+        "SELECT id, kind, COALESCE(allocation_id, mail_id), attempts FROM jobs WHERE state = 'pending' AND run_at <= $1 \
          AND (locked_until IS NULL OR locked_until < $1) ORDER BY run_at LIMIT $2",
     )
     .bind(now_ms)
@@ -98,7 +119,7 @@ pub async fn claim(
     .fetch_all(&db.pool)
     .await?;
     let mut claimed = Vec::new();
-    for (id, kind, allocation_id, attempts) in due {
+    for (id, kind, subject_id, attempts) in due {
         let won = sqlx::query(
             "UPDATE jobs SET locked_by = $1, locked_until = $2, updated_at = $3 WHERE id = $4 AND state = 'pending' \
              AND (locked_until IS NULL OR locked_until < $3)",
@@ -115,7 +136,7 @@ pub async fn claim(
             claimed.push(Job {
                 id,
                 kind,
-                allocation_id,
+                subject_id,
                 attempts,
             });
         }

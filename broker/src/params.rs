@@ -102,6 +102,15 @@ pub const PLAN_RECOMMENDED: &str = "plans.recommended";
 pub const PLAN_PREFIX: &str = "plans.";
 const PLAN_NAMES: &[&str] = &["free", "pro", "enterprise"];
 const SUPPORT_LEVELS: &[&str] = &["community", "email", "priority"];
+pub const IDENTITY_PROVIDER: &str = "identity.provider";
+pub const PASSWORD_MIN_LENGTH: &str = "auth.password_min_length";
+pub const PASSWORD_MIN_CLASSES: &str = "auth.password_min_classes";
+pub const LOCKOUT_MAX_FAILURES: &str = "auth.lockout_max_failures";
+pub const LOCKOUT_SECONDS: &str = "auth.lockout_seconds";
+pub const THROTTLE_PER_MINUTE: &str = "auth.throttle_attempts_per_minute";
+pub const VERIFY_TTL: &str = "auth.email_verification_ttl_seconds";
+pub const MFA_TOKEN_TTL: &str = "auth.mfa_token_ttl_seconds";
+pub const MAIL_TRANSPORT: &str = "mail.transport";
 
 static DEFS: &[Def] = &[
     Def { key: MODE, kind: Kind::Choice { allowed: &["sandbox", "live"] }, default: "\"sandbox\"", scopes: TENANT_ONLY,
@@ -185,6 +194,24 @@ static DEFS: &[Def] = &[
         description: "ENTERPRISE plan price per year, cents." },
     Def { key: "plans.enterprise.support", kind: Kind::Choice { allowed: SUPPORT_LEVELS }, default: "\"priority\"", scopes: SYSTEM_SCOPES,
         description: "Support the ENTERPRISE plan includes." },
+    Def { key: IDENTITY_PROVIDER, kind: Kind::Choice { allowed: &["local", "cognito"] }, default: "\"local\"", scopes: SYSTEM_SCOPES,
+        description: "Who signs the POD's users in: local (argon2id, our RS256 tokens, TOTP MFA) or cognito (the configured AWS Cognito user pool). Admins' local tokens keep working either way (break-glass)." },
+    Def { key: PASSWORD_MIN_LENGTH, kind: Kind::Int { min: 8, max: 128 }, default: "10", scopes: SYSTEM_SCOPES,
+        description: "Shortest password a local account may set, characters." },
+    Def { key: PASSWORD_MIN_CLASSES, kind: Kind::Int { min: 1, max: 4 }, default: "2", scopes: SYSTEM_SCOPES,
+        description: "How many character classes (lower case, upper case, digits, other) a new password must mix." },
+    Def { key: LOCKOUT_MAX_FAILURES, kind: Kind::Int { min: 1, max: 100 }, default: "5", scopes: SYSTEM_SCOPES,
+        description: "Consecutive failed sign-ins (password or MFA code) after which a local account is locked." },
+    Def { key: LOCKOUT_SECONDS, kind: Kind::Int { min: 1, max: 86_400 }, default: "900", scopes: SYSTEM_SCOPES,
+        description: "How long a locked account stays locked, seconds." },
+    Def { key: THROTTLE_PER_MINUTE, kind: Kind::Int { min: 1, max: 10_000 }, default: "20", scopes: SYSTEM_SCOPES,
+        description: "Failed sign-ins per email address per minute after which further attempts get 429 (also for unknown addresses)." },
+    Def { key: VERIFY_TTL, kind: Kind::Int { min: 300, max: 2_592_000 }, default: "86400", scopes: SYSTEM_SCOPES,
+        description: "How long an email verification link stays valid, seconds." },
+    Def { key: MFA_TOKEN_TTL, kind: Kind::Int { min: 30, max: 3600 }, default: "300", scopes: SYSTEM_SCOPES,
+        description: "How long the MFA step of a sign-in may take after the password step, seconds." },
+    Def { key: MAIL_TRANSPORT, kind: Kind::Choice { allowed: &["outbox", "ses"] }, default: "\"outbox\"", scopes: SYSTEM_SCOPES,
+        description: "How the POD's mail leaves: outbox (kept in the sandbox mailbox only) or ses (Amazon SES, configured at boot)." },
 ];
 
 /// Every parameter the product knows.

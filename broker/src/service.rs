@@ -13,8 +13,10 @@ use tracing::{info, info_span, warn, Instrument};
 use crate::accounts::{Accounts, User};
 use crate::allocations::{Allocation, Allocations, DeployRequest};
 use crate::events::Dispatcher;
+use crate::identity::{LoginPolicy, LoginStep, PasswordPolicy, Provider as IdProvider};
 use crate::jobs::{self, Outcome, Policy};
 use crate::ledger::{Ledger, TickReport};
+use crate::mail::Mailer;
 use crate::offers::{OfferIndex, OfferPage, OfferQuery, RankedOffer, Weights};
 use crate::params::{self, Ctx, Params};
 use crate::payments::{Payments, PaymentsConfig};
@@ -50,8 +52,12 @@ pub struct Broker {
     pub ledger: Ledger,
     pub plans: Plans,
     pub payments: Payments,
+    /// Delivers queued mail; `portal-api` registers the SES transport on it.
+    pub mailer: Mailer,
     pub dispatcher: Arc<Dispatcher>,
     indexes: HashMap<Mode, Arc<OfferIndex>>,
+    /// Public base URL for links in mail.
+    pub base_url: String,
     job_wake: Notify,
     worker_id: String,
     stop: watch::Sender<bool>,
@@ -106,7 +112,9 @@ impl Broker {
             indexes.insert(mode, Arc::new(OfferIndex::new(ps)));
         }
         let (stop, _) = watch::channel(false);
+        let mailer = Mailer::new(db.clone(), params.clone(), Arc::clone(&clock));
         Ok(Arc::new(Broker {
+            mailer,
             dispatcher: Arc::new(Dispatcher::new(db.clone())),
             db,
             clock,
@@ -117,6 +125,7 @@ impl Broker {
             plans,
             payments,
             indexes,
+            base_url: cfg.base_url.clone(),
             job_wake: Notify::new(),
             worker_id: crate::new_id(),
             stop,
@@ -231,6 +240,9 @@ impl Broker {
     ) -> Result<(Allocation, bool)> {
         req.validate()?;
         let mode = self.mode(&user.tenant_id).await?;
+        if mode == Mode::Live && !self.accounts.is_verified(&user.id).await? {
+            return Err(Error::EmailNotVerified);
+        }
         let snap = self.index(mode).snapshot();
         let index = self.index(mode);
         let deployable = |o: &providers::Offer| {
@@ -311,24 +323,30 @@ impl Broker {
         let mut set = JoinSet::new();
         for job in claimed {
             let this = self.allocations.clone();
-            let alloc = this.load(&job.allocation_id).await;
-            let provider = alloc.as_ref().ok().and_then(|a| self.provider_for(a));
+            let mailer = self.mailer.clone();
+            let provider = match job.kind {
+                jobs::Kind::SendMail => None,
+                jobs::Kind::Provision | jobs::Kind::Release => this
+                    .load(&job.subject_id)
+                    .await
+                    .ok()
+                    .and_then(|a| self.provider_for(&a)),
+            };
             let timeout = Duration::from_millis(
                 u64::try_from((lease_s * 1000 * 3 / 4).max(500)).unwrap_or(10_000),
             );
-            let span = info_span!("job", id = %job.id, kind = job.kind.as_str(), allocation = %job.allocation_id);
+            let span = info_span!("job", id = %job.id, kind = job.kind.as_str(), subject = %job.subject_id);
             set.spawn(
                 async move {
                     let run = async {
                         match job.kind {
                             jobs::Kind::Provision => {
-                                this.provision_step(provider.clone(), &job.allocation_id)
-                                    .await
+                                this.provision_step(provider.clone(), &job.subject_id).await
                             }
                             jobs::Kind::Release => {
-                                this.release_step(provider.clone(), &job.allocation_id)
-                                    .await
+                                this.release_step(provider.clone(), &job.subject_id).await
                             }
+                            jobs::Kind::SendMail => mailer.deliver(&job.subject_id).await,
                         }
                     };
                     let outcome = match tokio::time::timeout(timeout, run).await {
@@ -366,14 +384,13 @@ impl Broker {
                 match job.kind {
                     jobs::Kind::Provision => {
                         self.allocations
-                            .provision_dead(provider, &job.allocation_id, &err)
+                            .provision_dead(provider, &job.subject_id, &err)
                             .await?
                     }
                     jobs::Kind::Release => {
-                        self.allocations
-                            .release_dead(&job.allocation_id, &err)
-                            .await?
+                        self.allocations.release_dead(&job.subject_id, &err).await?
                     }
+                    jobs::Kind::SendMail => self.mailer.failed(&job.subject_id).await?,
                 }
             }
         }
@@ -443,15 +460,83 @@ impl Broker {
         }
     }
 
-    /// Registers a local account; in SANDBOX mode it starts with play money
-    /// (`billing.sandbox_starter_credit_minor`, credited once).
+    /// Registers a local account after the password strength rules. In SANDBOX mode it is
+    /// confirmed at once and starts with play money (`billing.sandbox_starter_credit_minor`,
+    /// credited once); in LIVE mode a verification link is mailed and the account cannot sign
+    /// in or deploy until it is used.
     pub async fn register(&self, email: &str, password: &str) -> Result<User> {
+        let email = crate::accounts::parse_email(email)?;
+        PasswordPolicy::load(&self.params, DEFAULT_TENANT)
+            .await?
+            .check(password, &email)?;
         let user = self
             .accounts
-            .register(email, password, crate::accounts::Role::User)
+            .register(&email, password, crate::accounts::Role::User)
             .await?;
-        self.grant_sandbox_credit(&user).await?;
+        let mode = self.mode(&user.tenant_id).await?;
+        self.accounts
+            .audit_event(
+                Some(&user.tenant_id),
+                &user.email,
+                "auth.signup",
+                &format!("user:{}", user.id),
+                Some(mode.as_str()),
+            )
+            .await?;
+        match mode {
+            Mode::Sandbox => {
+                self.accounts.mark_verified(&user.id).await?;
+                self.grant_sandbox_credit(&user).await?;
+            }
+            Mode::Live => self.send_verification(&user).await?,
+        }
         Ok(user)
+    }
+
+    /// Mails a (new) verification link to an account.
+    pub async fn send_verification(&self, user: &User) -> Result<()> {
+        let ttl = self
+            .params
+            .int(
+                params::VERIFY_TTL,
+                Ctx {
+                    tenant_id: &user.tenant_id,
+                    user_id: None,
+                },
+            )
+            .await?;
+        self.accounts
+            .start_verification(user, &self.base_url, ttl)
+            .await?;
+        self.job_wake.notify_one();
+        Ok(())
+    }
+
+    /// Whether new accounts of the tenant must verify their address (LIVE).
+    pub async fn requires_verification(&self, tenant_id: &str) -> Result<bool> {
+        Ok(self.mode(tenant_id).await? == Mode::Live)
+    }
+
+    /// The sign-in rules in force for a tenant.
+    pub async fn login_policy(&self, tenant_id: &str) -> Result<LoginPolicy> {
+        LoginPolicy::load(&self.params, tenant_id, self.mode(tenant_id).await?).await
+    }
+
+    /// Password step of a local sign-in (see [`Accounts::login`]).
+    pub async fn login(&self, email: &str, password: &str) -> Result<LoginStep> {
+        let policy = self.login_policy(DEFAULT_TENANT).await?;
+        self.accounts.login(email, password, policy).await
+    }
+
+    /// MFA step of a local sign-in.
+    pub async fn login_mfa(&self, mfa_token: &str, code: &str) -> Result<User> {
+        let policy = self.login_policy(DEFAULT_TENANT).await?;
+        self.accounts.login_mfa(mfa_token, code, policy).await
+    }
+
+    /// The identity provider of a tenant (parameter `identity.provider`).
+    pub async fn identity_provider(&self, tenant_id: &str) -> Result<IdProvider> {
+        IdProvider::of_tenant(&self.params, tenant_id).await
     }
 
     /// Credits the sandbox starter credit once per user (idempotent), in SANDBOX mode only.

@@ -280,6 +280,7 @@ const GB = (() => {
     if (byId('nav-register')) byId('nav-register').hidden = !!u;
     if (byId('nav-logout')) byId('nav-logout').hidden = !u;
     if (byId('nav-admin')) byId('nav-admin').hidden = !isAdmin();
+    if (byId('nav-security')) byId('nav-security').hidden = !u;
     if (byId('nav-user')) {
       byId('nav-user').hidden = !u;
       byId('nav-user').textContent = u ? u.email : '';

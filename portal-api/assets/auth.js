@@ -30,6 +30,16 @@ document.addEventListener('DOMContentLoaded', () => {
           password: document.getElementById('password').value,
         },
       });
+      if (tokens.mfa_required) {
+        mfaStep(tokens.mfa_token);
+        return;
+      }
+      if (!tokens.access_token) {
+        // LIVE PODs: the address must be confirmed before the first login.
+        form.hidden = true;
+        document.getElementById('verify-notice').hidden = false;
+        return;
+      }
       GB.saveSession(tokens);
       // No credit and nothing running: billing first, with the onboarding call to action.
       const billing = await GB.api('/api/v1/billing').catch(() => null);
@@ -39,4 +49,28 @@ document.addEventListener('DOMContentLoaded', () => {
       submit.disabled = false;
     }
   });
+
+  /** The second step of a login with MFA: a TOTP code or a recovery code. */
+  function mfaStep(mfaToken) {
+    const mfa = document.getElementById('mfa-form');
+    const mfaError = document.getElementById('mfa-error');
+    form.hidden = true;
+    mfa.hidden = false;
+    document.getElementById('mfa-code').focus();
+    mfa.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      GB.showError(mfaError, null);
+      try {
+        const tokens = await GB.api('/api/v1/auth/login/mfa', {
+          method: 'POST',
+          auth: false,
+          body: { mfa_token: mfaToken, code: document.getElementById('mfa-code').value.trim() },
+        });
+        GB.saveSession(tokens);
+        location.assign(next);
+      } catch (e) {
+        GB.showError(mfaError, e, { code: 'mfa-code' });
+      }
+    });
+  }
 });

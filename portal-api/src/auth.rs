@@ -98,7 +98,8 @@ impl Keys {
             .map_err(|e| ApiError::Broker(broker::Error::Internal(e.to_string())))
     }
 
-    fn verify(&self, token: &str) -> Result<User, ApiError> {
+    /// Verifies one of our access tokens.
+    pub fn verify(&self, token: &str) -> Result<User, ApiError> {
         let mut v = Validation::new(Algorithm::RS256);
         v.set_issuer(&[ISSUER]);
         let data = jsonwebtoken::decode::<Claims>(token, &self.dec, &v)
@@ -128,15 +129,7 @@ pub struct Authed(pub User);
 pub struct Admin(pub User);
 
 fn bearer(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
+    bearer_token(&parts.headers)
 }
 
 impl FromRequestParts<Arc<AppState>> for Authed {
@@ -149,8 +142,45 @@ impl FromRequestParts<Arc<AppState>> for Authed {
         let token = bearer(parts).ok_or(ApiError::Unauthorized(
             "send `Authorization: Bearer <access token>`",
         ))?;
-        state.keys.verify(token).map(Authed)
+        crate::identity::authenticate(state, token)
+            .await
+            .map(Authed)
     }
+}
+
+/// A signed-in user together with the bearer token they sent (for self-service security
+/// calls that the identity provider must see, such as Cognito's MFA enrolment).
+#[derive(Debug, Clone)]
+pub struct Bearer(pub crate::identity::Caller);
+
+impl FromRequestParts<Arc<AppState>> for Bearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or(ApiError::Unauthorized(
+            "send `Authorization: Bearer <access token>`",
+        ))?;
+        let user = crate::identity::authenticate(state, token).await?;
+        Ok(Bearer(crate::identity::Caller {
+            user,
+            access_token: token.to_string(),
+        }))
+    }
+}
+
+/// The bearer token of a request, if any (not verified).
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
 }
 
 impl FromRequestParts<Arc<AppState>> for Admin {
@@ -182,7 +212,9 @@ impl FromRequestParts<Arc<AppState>> for MaybeAuthed {
     ) -> Result<Self, Self::Rejection> {
         match bearer(parts) {
             None => Ok(MaybeAuthed(None)),
-            Some(t) => state.keys.verify(t).map(|u| MaybeAuthed(Some(u))),
+            Some(t) => crate::identity::authenticate(state, t)
+                .await
+                .map(|u| MaybeAuthed(Some(u))),
         }
     }
 }

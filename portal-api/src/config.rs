@@ -45,6 +45,22 @@ pub struct Config {
     /// The webhook endpoint's signing secret (`whsec_…`); required with a Stripe key. Without
     /// Stripe, a secret is generated once and stored, and the sandbox gateway signs with it.
     pub stripe_webhook_secret: Option<Secret>,
+    /// AWS region of Cognito and SES (default `us-east-1`).
+    pub aws_region: Option<String>,
+    /// Endpoint override for every AWS client (a loopback moto server in tests).
+    pub aws_endpoint_url: Option<String>,
+    /// Static AWS credentials (SES sending, Cognito admin calls); unset: unsigned calls only.
+    pub aws_access_key_id: Option<String>,
+    pub aws_secret_access_key: Option<Secret>,
+    pub aws_session_token: Option<Secret>,
+    /// Cognito user pool and app client (public client, USER_PASSWORD_AUTH enabled) used by
+    /// PODs whose `identity.provider` is `cognito`.
+    pub cognito_user_pool_id: Option<String>,
+    pub cognito_client_id: Option<String>,
+    /// JWKS URL override (default: the pool's, or `<endpoint>/<pool>/.well-known/jwks.json`).
+    pub cognito_jwks_url: Option<String>,
+    /// Verified SES sender (`GPUBROKER_SES_FROM`); enables the `ses` mail transport.
+    pub ses_from: Option<String>,
 }
 
 /// A secret from the configuration: never printed.
@@ -81,6 +97,15 @@ impl Default for Config {
             stripe_publishable_key: None,
             stripe_api_base: None,
             stripe_webhook_secret: None,
+            aws_region: None,
+            aws_endpoint_url: None,
+            aws_access_key_id: None,
+            aws_secret_access_key: None,
+            aws_session_token: None,
+            cognito_user_pool_id: None,
+            cognito_client_id: None,
+            cognito_jwks_url: None,
+            ses_from: None,
         }
     }
 }

@@ -118,6 +118,32 @@ impl ApiError {
                 None,
                 None,
             ),
+            ApiError::Broker(B::TooManyAttempts { retry_after_secs }) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-attempts",
+                "Too many attempts",
+                format!("too many failed sign-ins for this address; retry in {retry_after_secs} s"),
+                None,
+                None,
+            ),
+            ApiError::Broker(B::AccountLocked { retry_after_secs }) => (
+                StatusCode::LOCKED,
+                "account-locked",
+                "Account locked",
+                format!(
+                    "the account is locked after repeated failures; retry in {retry_after_secs} s"
+                ),
+                None,
+                None,
+            ),
+            ApiError::Broker(B::EmailNotVerified) => (
+                StatusCode::FORBIDDEN,
+                "email-not-verified",
+                "Email not verified",
+                "verify your email address first (follow the link we mailed you)".into(),
+                None,
+                None,
+            ),
             ApiError::Broker(B::Forbidden) | ApiError::AdminOnly => (
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -210,12 +236,22 @@ impl IntoResponse for ApiError {
             tracing::debug!(error = %self, "request rejected");
         }
         let body = serde_json::to_vec(&problem).unwrap_or_default();
-        (
+        let mut resp = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body,
         )
-            .into_response()
+            .into_response();
+        if let ApiError::Broker(
+            broker::Error::TooManyAttempts { retry_after_secs }
+            | broker::Error::AccountLocked { retry_after_secs },
+        ) = &self
+        {
+            if let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp
     }
 }
 

@@ -7,9 +7,11 @@
 
 pub mod api;
 pub mod auth;
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod identity;
 pub mod server;
 pub mod state;
 pub mod stripe;

@@ -16,6 +16,9 @@ use tokio::task::JoinHandle;
 
 use crate::auth::Keys;
 use crate::config::Config;
+use crate::identity::cognito::{CognitoIdentity, CognitoSettings};
+use crate::identity::local::LocalIdentity;
+use crate::identity::Identities;
 use crate::state::AppState;
 
 /// A seeded sandbox login, printed at start.
@@ -101,6 +104,35 @@ async fn seed(
     }
 }
 
+/// The identity providers: local always, Cognito when a user pool is configured.
+fn identities(cfg: &Config, broker: &Arc<Broker>, keys: &Arc<Keys>) -> Identities {
+    let local = LocalIdentity::new(Arc::clone(broker), Arc::clone(keys));
+    let cognito = match (&cfg.cognito_user_pool_id, &cfg.cognito_client_id) {
+        (Some(pool), Some(client)) if !pool.is_empty() && !client.is_empty() => {
+            let aws = crate::aws::AwsSettings::from_config(cfg);
+            let settings = CognitoSettings {
+                jwks_url: cfg.cognito_jwks_url.clone().unwrap_or_else(|| {
+                    CognitoSettings::default_jwks_url(
+                        &aws.region,
+                        pool,
+                        aws.endpoint_url.as_deref(),
+                    )
+                }),
+                region: aws.region.clone(),
+                user_pool_id: pool.clone(),
+                client_id: client.clone(),
+            };
+            Some(CognitoIdentity::new(
+                crate::aws::cognito(&aws),
+                settings,
+                Arc::clone(broker),
+            ))
+        }
+        _ => None,
+    };
+    Identities { local, cognito }
+}
+
 /// Opens everything and starts serving on `cfg.listen` (port 0 picks a free port).
 pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
     std::fs::create_dir_all(&cfg.data_dir)
@@ -177,12 +209,23 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
             },
         )
     };
-    let keys = Keys::load_or_create(&broker.accounts).await?;
+    let keys = Arc::new(Keys::load_or_create(&broker.accounts).await?);
+    let identity = identities(cfg, &broker, &keys);
+    if let Some(from) = cfg.ses_from.clone().filter(|f| !f.is_empty()) {
+        let aws = crate::aws::AwsSettings::from_config(cfg);
+        broker
+            .mailer
+            .set_ses(Arc::new(crate::aws::SesTransport::new(
+                crate::aws::ses(&aws),
+                from,
+            )));
+    }
     broker.refresh(Mode::Sandbox).await?;
     let background = broker.start();
     let state = Arc::new(AppState {
         broker: Arc::clone(&broker),
         keys,
+        identity,
         market: Some(market),
     });
     let app = crate::app(Arc::clone(&state));

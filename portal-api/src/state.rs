@@ -5,12 +5,15 @@ use std::sync::Arc;
 use broker::Broker;
 
 use crate::auth::Keys;
+use crate::identity::Identities;
 
 /// Shared application state.
 #[derive(Debug)]
 pub struct AppState {
     pub broker: Arc<Broker>,
-    pub keys: Keys,
+    pub keys: Arc<Keys>,
+    /// The identity providers (local always; Cognito when configured).
+    pub identity: Identities,
     /// The simulated market behind SANDBOX mode (fault knobs, instances).
     pub market: Option<Arc<sandbox::Market>>,
 }

@@ -5,6 +5,7 @@
 //! Every server started here binds 127.0.0.1:0 and stops when the test drops it.
 
 pub mod localstripe;
+pub mod moto;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -19,7 +19,7 @@ use crate::accounts::{Role, User};
 use crate::events::{self, NewEvent};
 use crate::jobs::{self, Outcome};
 use crate::ledger::Ledger;
-use crate::mail::{self, Mail};
+use crate::mail::{self, Template};
 use crate::params::{self, Ctx, Params};
 use crate::tenants::Mode;
 use crate::{new_id, Clock, ConflictKind, Db, Error, Result};
@@ -722,24 +722,20 @@ impl Allocations {
                 .execute(&mut *tx)
                 .await?;
             let link = format!("{}/activate/{}?token={}", self.base_url, a.id, token);
-            mail::enqueue(
+            mail::send(
                 &mut tx,
                 now,
-                Mail {
-                    tenant_id: &a.tenant_id,
-                    to: &email,
-                    kind: "activation",
-                    subject: format!("Your {}× {} deployment is ready — activate it", a.gpu_count, a.gpu_model),
-                    text: format!(
-                        "Your deployment {} ({}× {} at {}) is ready.\n\nActivate it within {} hours to get its connection details:\n{}\n\nThe link works once.",
-                        a.id, a.gpu_count, a.gpu_model, a.provider, ttl / 3600, link
-                    ),
-                    html: format!(
-                        "<p>Your deployment <code>{}</code> ({}× {} at {}) is ready.</p><p><a href=\"{link}\">Activate it</a> within {} hours to get its connection details. The link works once.</p>",
-                        a.id, a.gpu_count, a.gpu_model, a.provider, ttl / 3600
-                    ),
-                    dedupe_key: format!("activation:{}", a.id),
+                &a.tenant_id,
+                &email,
+                &Template::Activation {
+                    deployment_id: a.id.clone(),
+                    gpu_count: i64::from(a.gpu_count),
+                    gpu_model: a.gpu_model.clone(),
+                    provider: a.provider.to_string(),
+                    link,
+                    ttl_hours: ttl / 3600,
                 },
+                &format!("activation:{}", a.id),
             )
             .await?;
         } else {

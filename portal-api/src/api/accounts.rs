@@ -1,17 +1,22 @@
-//! Registration, login, token refresh and logout.
+//! Sign-up, email verification, sign-in (with the MFA step), token refresh, logout, and the
+//! account's security settings (TOTP MFA enrolment). Every call goes through the POD's
+//! identity provider ([`crate::identity`]).
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use broker::accounts::User;
-use serde::{Deserialize, Serialize};
+use broker::tenants::DEFAULT_TENANT;
+use serde::Deserialize;
+use serde_json::json;
 
 use super::ApiJson;
-use crate::auth::{Authed, ACCESS_TTL_SECS};
+use crate::auth::{bearer_token, Authed, Bearer};
 use crate::error::ApiResult;
+use crate::identity::{Confirmation, IdentityPort as _, Login};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -25,63 +30,133 @@ struct RefreshBody {
     refresh_token: String,
 }
 
-#[derive(Debug, Serialize)]
-struct Tokens {
-    access_token: String,
-    refresh_token: String,
-    token_type: &'static str,
-    expires_in: i64,
-    user: User,
+#[derive(Debug, Deserialize)]
+struct TokenBody {
+    token: String,
 }
 
-fn tokens(state: &AppState, user: User, refresh_token: String) -> ApiResult<Tokens> {
-    let access_token = state
-        .keys
-        .issue(&user, state.broker.clock.now().timestamp())?;
-    Ok(Tokens {
-        access_token,
-        refresh_token,
-        token_type: "Bearer",
-        expires_in: ACCESS_TTL_SECS,
-        user,
-    })
+#[derive(Debug, Deserialize)]
+struct ConfirmBody {
+    email: String,
+    code: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct EmailBody {
+    email: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct MfaBody {
+    mfa_token: String,
+    code: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct CodeBody {
+    code: String,
 }
 
 async fn register(
     State(s): State<Arc<AppState>>,
     ApiJson(c): ApiJson<Credentials>,
-) -> ApiResult<(StatusCode, Json<Tokens>)> {
-    let user = s.broker.register(&c.email, &c.password).await?;
-    let refresh = s.broker.accounts.issue_refresh(&user.id).await?;
-    Ok((StatusCode::CREATED, Json(tokens(&s, user, refresh)?)))
+) -> ApiResult<Response> {
+    let idp = s.identity.for_tenant(&s, DEFAULT_TENANT).await?;
+    let out = idp.sign_up(&c.email, &c.password).await?;
+    let body = match out.session {
+        Some(session) => {
+            let mut v = serde_json::to_value(session).unwrap_or_default();
+            v["verification_required"] = json!(false);
+            v
+        }
+        None => json!({"user": out.user, "verification_required": out.verification_required}),
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn verify_email(
+    State(s): State<Arc<AppState>>,
+    ApiJson(b): ApiJson<TokenBody>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let user = s
+        .identity
+        .local
+        .confirm(Confirmation::Link { token: b.token })
+        .await?;
+    Ok(Json(json!({"user": user, "email_verified": true})))
+}
+
+async fn confirm(
+    State(s): State<Arc<AppState>>,
+    ApiJson(b): ApiJson<ConfirmBody>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let idp = s.identity.for_tenant(&s, DEFAULT_TENANT).await?;
+    let user = idp
+        .confirm(Confirmation::Code {
+            email: b.email,
+            code: b.code,
+        })
+        .await?;
+    Ok(Json(json!({"user": user, "email_verified": true})))
+}
+
+/// Always 202, whether or not the address is registered (no account enumeration).
+async fn resend_verification(
+    State(s): State<Arc<AppState>>,
+    ApiJson(b): ApiJson<EmailBody>,
+) -> ApiResult<StatusCode> {
+    if let Some(u) = s.broker.accounts.unverified_by_email(&b.email).await? {
+        s.broker.send_verification(&u).await?;
+    }
+    Ok(StatusCode::ACCEPTED)
 }
 
 async fn login(
     State(s): State<Arc<AppState>>,
     ApiJson(c): ApiJson<Credentials>,
-) -> ApiResult<Json<Tokens>> {
-    let user = s
-        .broker
-        .accounts
-        .verify_login(&c.email, &c.password)
-        .await?;
-    let refresh = s.broker.accounts.issue_refresh(&user.id).await?;
-    Ok(Json(tokens(&s, user, refresh)?))
+) -> ApiResult<Json<serde_json::Value>> {
+    let idp = s.identity.for_tenant(&s, DEFAULT_TENANT).await?;
+    match idp.login(&c.email, &c.password).await? {
+        Login::Session(session) => Ok(Json(serde_json::to_value(session).unwrap_or_default())),
+        Login::Mfa { mfa_token } => Ok(Json(json!({
+            "mfa_required": true,
+            "mfa_token": mfa_token,
+            "methods": ["totp", "recovery_code"],
+        }))),
+    }
+}
+
+async fn login_mfa(
+    State(s): State<Arc<AppState>>,
+    ApiJson(b): ApiJson<MfaBody>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let idp = s.identity.for_tenant(&s, DEFAULT_TENANT).await?;
+    let session = idp.login_mfa(&b.mfa_token, &b.code).await?;
+    Ok(Json(serde_json::to_value(session).unwrap_or_default()))
 }
 
 async fn refresh(
     State(s): State<Arc<AppState>>,
     ApiJson(b): ApiJson<RefreshBody>,
-) -> ApiResult<Json<Tokens>> {
-    let (user, next) = s.broker.accounts.rotate_refresh(&b.refresh_token).await?;
-    Ok(Json(tokens(&s, user, next)?))
+) -> ApiResult<Json<serde_json::Value>> {
+    let idp = s.identity.for_tenant(&s, DEFAULT_TENANT).await?;
+    let session = idp.refresh(&b.refresh_token).await?;
+    Ok(Json(serde_json::to_value(session).unwrap_or_default()))
 }
 
 async fn logout(
     State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
     ApiJson(b): ApiJson<RefreshBody>,
 ) -> ApiResult<StatusCode> {
-    s.broker.accounts.revoke_refresh(&b.refresh_token).await?;
+    let idp = s.identity.for_tenant(&s, DEFAULT_TENANT).await?;
+    idp.logout(&b.refresh_token, bearer_token(&headers)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes every refresh token of the caller (local accounts).
+async fn logout_all(State(s): State<Arc<AppState>>, Authed(u): Authed) -> ApiResult<StatusCode> {
+    s.broker.accounts.logout_all(&u.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -94,11 +169,58 @@ async fn me(
     Ok(Json(serde_json::json!({"user": user, "mode": mode})))
 }
 
+async fn security(
+    State(s): State<Arc<AppState>>,
+    Authed(u): Authed,
+) -> ApiResult<Json<broker::identity::Security>> {
+    Ok(Json(s.broker.accounts.security(&u.id).await?))
+}
+
+async fn mfa_enrol(
+    State(s): State<Arc<AppState>>,
+    Bearer(who): Bearer,
+) -> ApiResult<(StatusCode, Json<crate::identity::Enrolment>)> {
+    let idp = s.identity.for_tenant(&s, &who.user.tenant_id).await?;
+    Ok((StatusCode::CREATED, Json(idp.mfa_enrol(&who).await?)))
+}
+
+async fn mfa_activate(
+    State(s): State<Arc<AppState>>,
+    Bearer(who): Bearer,
+    ApiJson(b): ApiJson<CodeBody>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let idp = s.identity.for_tenant(&s, &who.user.tenant_id).await?;
+    let codes = idp.mfa_activate(&who, &b.code).await?;
+    Ok(Json(json!({"mfa_enabled": true, "recovery_codes": codes})))
+}
+
+async fn mfa_disable(
+    State(s): State<Arc<AppState>>,
+    Bearer(who): Bearer,
+    ApiJson(b): ApiJson<CodeBody>,
+) -> ApiResult<StatusCode> {
+    let idp = s.identity.for_tenant(&s, &who.user.tenant_id).await?;
+    idp.mfa_disable(&who, &b.code).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/auth/register", post(register))
+        .route("/api/v1/auth/verify-email", post(verify_email))
+        .route(
+            "/api/v1/auth/verify-email/resend",
+            post(resend_verification),
+        )
+        .route("/api/v1/auth/confirm", post(confirm))
         .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/login/mfa", post(login_mfa))
         .route("/api/v1/auth/refresh", post(refresh))
         .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/logout-all", post(logout_all))
         .route("/api/v1/me", get(me))
+        .route("/api/v1/me/security", get(security))
+        .route("/api/v1/me/mfa/totp", post(mfa_enrol))
+        .route("/api/v1/me/mfa/totp/activate", post(mfa_activate))
+        .route("/api/v1/me/mfa/disable", post(mfa_disable))
 }

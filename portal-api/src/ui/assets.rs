@@ -21,8 +21,11 @@ pub const PARAMS_HTML: &str = include_str!("../../assets/params.html");
 pub const BILLING_HTML: &str = include_str!("../../assets/billing.html");
 pub const TOPUP_HTML: &str = include_str!("../../assets/topup.html");
 
+pub const VERIFY_EMAIL_HTML: &str = include_str!("../../assets/verify-email.html");
+pub const SECURITY_HTML: &str = include_str!("../../assets/security.html");
+
 /// Files served under `/assets/`: (name, content type, body).
-const FILES: [(&str, &str, &str); 12] = [
+const FILES: [(&str, &str, &str); 14] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -72,6 +75,16 @@ const FILES: [(&str, &str, &str); 12] = [
         "topup.js",
         "text/javascript; charset=utf-8",
         include_str!("../../assets/topup.js"),
+    ),
+    (
+        "verify.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/verify.js"),
+    ),
+    (
+        "security.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/security.js"),
     ),
     (
         "favicon.svg",
@@ -129,6 +142,8 @@ mod tests {
             OUTBOX_HTML,
             PARAMS_HTML,
             TOPUP_HTML,
+            VERIFY_EMAIL_HTML,
+            SECURITY_HTML,
         ] {
             assert!(!html.contains("<script"), "inline script in {html}");
             assert!(!html.contains("style="), "inline style in {html}");

@@ -19,6 +19,7 @@ pub enum Nav {
     Admin,
     Login,
     Register,
+    Security,
 }
 
 /// One rendered page.
@@ -94,6 +95,13 @@ impl Page {
                 "",
             ),
             nav_link("/plans", "Plans", "nav-plans", self.nav == Nav::Plans, ""),
+            nav_link(
+                "/security",
+                "Security",
+                "nav-security",
+                self.nav == Nav::Security,
+                " hidden",
+            ),
             nav_link(
                 "/admin/outbox",
                 "Admin",

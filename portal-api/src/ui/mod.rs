@@ -116,6 +116,28 @@ async fn register(State(s): State<Arc<AppState>>) -> Response {
     .await
 }
 
+async fn verify_email(State(s): State<Arc<AppState>>) -> Response {
+    shell(
+        &s,
+        "Confirm your email address",
+        Nav::Register,
+        "verify.js",
+        assets::VERIFY_EMAIL_HTML.to_string(),
+    )
+    .await
+}
+
+async fn security(State(s): State<Arc<AppState>>) -> Response {
+    shell(
+        &s,
+        "Security",
+        Nav::Security,
+        "security.js",
+        assets::SECURITY_HTML.to_string(),
+    )
+    .await
+}
+
 async fn offers(State(s): State<Arc<AppState>>) -> Response {
     let profiles: String = broker::offers::PROFILES
         .iter()
@@ -221,6 +243,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/", get(landing))
         .route("/login", get(login))
         .route("/register", get(register))
+        .route("/verify-email", get(verify_email))
+        .route("/security", get(security))
         .route("/offers", get(offers))
         .route("/offers/{*id}", get(offer))
         .route("/deployments", get(deployments))
