@@ -204,13 +204,12 @@ mod tests {
     async fn a_rotated_key_is_fetched_on_its_unknown_kid_and_the_claims_are_checked() {
         let served = Arc::new(Mutex::new(json!({"keys": []})));
         let s2 = Arc::clone(&served);
-        let app = axum::Router::new().route(
-            "/jwks.json",
-            get(move || {
-                let v = s2.lock().unwrap().clone();
-                async move { axum::Json(v) }
-            }),
-        );
+        // A test double of the pool's key endpoint (not a route of the product): it answers
+        // every path with the current key set.
+        let app = axum::Router::new().fallback(get(move || {
+            let v = s2.lock().unwrap().clone();
+            async move { axum::Json(v) }
+        }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
         let server = tokio::spawn(async move { axum::serve(listener, app).await });
