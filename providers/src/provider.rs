@@ -135,17 +135,29 @@ pub trait Provider: Send + Sync {
 
     async fn list_offers(&self) -> Result<Vec<Offer>, ProviderError>;
 
+    // The lifecycle below defaults to a listing-only provider (its `capabilities` say so):
+    // nothing can be started, so it holds no instances. Adapters that provision override
+    // all four.
+
     /// Starts an instance for the allocation. Idempotent per `allocation_id`: a retried call
     /// returns the instance already made for it.
-    async fn provision(&self, req: &ProvisionRequest) -> Result<Instance, ProviderError>;
+    async fn provision(&self, _req: &ProvisionRequest) -> Result<Instance, ProviderError> {
+        Err(ProviderError::Unsupported)
+    }
 
-    async fn status(&self, id: &InstanceId) -> Result<Instance, ProviderError>;
+    async fn status(&self, _id: &InstanceId) -> Result<Instance, ProviderError> {
+        Err(ProviderError::Unsupported)
+    }
 
     /// Asks for the instance to be terminated; `Ok` means the provider accepted.
-    async fn release(&self, id: &InstanceId) -> Result<(), ProviderError>;
+    async fn release(&self, _id: &InstanceId) -> Result<(), ProviderError> {
+        Err(ProviderError::Unsupported)
+    }
 
     /// Every instance this account holds at the provider (for reconciliation).
-    async fn list_instances(&self) -> Result<Vec<Instance>, ProviderError>;
+    async fn list_instances(&self) -> Result<Vec<Instance>, ProviderError> {
+        Ok(Vec::new())
+    }
 
     /// The instance made for `allocation_id`, if any.
     async fn find_by_allocation(

@@ -26,10 +26,7 @@ use async_trait::async_trait;
 use crate::http::{
     AuthScheme, Call, Descriptor, Engine, EngineConfig, EngineError, DEFAULT_RETRYABLE,
 };
-use crate::{
-    Capabilities, Instance, InstanceId, Offer, Provider, ProviderError, ProviderId,
-    ProvisionRequest,
-};
+use crate::{Capabilities, Offer, Provider, ProviderError, ProviderId};
 use wire::{PriceItem, PricesPage};
 
 /// The first page: pay-as-you-go Virtual Machines prices of the N (GPU) families.
@@ -114,22 +111,5 @@ impl Provider for Azure {
 
     async fn list_offers(&self) -> Result<Vec<Offer>, ProviderError> {
         self.engine.offers(|| self.fetch_offers()).await
-    }
-
-    async fn provision(&self, _req: &ProvisionRequest) -> Result<Instance, ProviderError> {
-        Err(ProviderError::Unsupported)
-    }
-
-    async fn status(&self, _id: &InstanceId) -> Result<Instance, ProviderError> {
-        Err(ProviderError::Unsupported)
-    }
-
-    async fn release(&self, _id: &InstanceId) -> Result<(), ProviderError> {
-        Err(ProviderError::Unsupported)
-    }
-
-    /// Nothing is ever provisioned through this adapter, so it holds no instances.
-    async fn list_instances(&self) -> Result<Vec<Instance>, ProviderError> {
-        Ok(Vec::new())
     }
 }

@@ -23,10 +23,7 @@ use async_trait::async_trait;
 use crate::http::{
     AuthScheme, Call, Descriptor, Engine, EngineConfig, EngineError, DEFAULT_RETRYABLE,
 };
-use crate::{
-    Capabilities, Instance, InstanceId, Offer, Provider, ProviderError, ProviderId,
-    ProvisionRequest,
-};
+use crate::{Capabilities, Offer, Provider, ProviderError, ProviderId};
 use wire::{Products, Shapes};
 
 /// What this adapter can do: list offers, nothing else.
@@ -135,22 +132,5 @@ impl Provider for Oci {
 
     async fn list_offers(&self) -> Result<Vec<Offer>, ProviderError> {
         self.engine.offers(|| self.fetch_offers()).await
-    }
-
-    async fn provision(&self, _req: &ProvisionRequest) -> Result<Instance, ProviderError> {
-        Err(ProviderError::Unsupported)
-    }
-
-    async fn status(&self, _id: &InstanceId) -> Result<Instance, ProviderError> {
-        Err(ProviderError::Unsupported)
-    }
-
-    async fn release(&self, _id: &InstanceId) -> Result<(), ProviderError> {
-        Err(ProviderError::Unsupported)
-    }
-
-    /// Nothing is ever provisioned through this adapter, so it holds no instances.
-    async fn list_instances(&self) -> Result<Vec<Instance>, ProviderError> {
-        Ok(Vec::new())
     }
 }
