@@ -212,6 +212,28 @@ impl Snapshot {
         self.by_id.get(id).map(|&i| &self.offers[i])
     }
 
+    /// Fresh (not stale) offers with this GPU model and count, best default-profile score
+    /// first (ties by id): the candidates of failover.
+    pub fn equivalent(&self, gpu_model: &str, gpu_count: u32) -> Vec<&Offer> {
+        let mut hits: Vec<usize> = (0..self.offers.len())
+            .filter(|&i| {
+                let o = &self.offers[i];
+                o.gpu_model == gpu_model
+                    && o.gpu_count == gpu_count
+                    && o.source != OfferSource::Stale
+            })
+            .collect();
+        hits.sort_by(|&a, &b| {
+            let (sa, sb) = (
+                self.scores.get(a).copied().unwrap_or(0.0),
+                self.scores.get(b).copied().unwrap_or(0.0),
+            );
+            sb.total_cmp(&sa)
+                .then_with(|| self.offers[a].id.cmp(&self.offers[b].id))
+        });
+        hits.into_iter().map(|i| &self.offers[i]).collect()
+    }
+
     /// GPU model names present in the snapshot.
     pub fn models(&self) -> Vec<String> {
         self.offers
@@ -679,6 +701,11 @@ impl OfferIndex {
         self.providers.iter().find(|p| p.id() == id).cloned()
     }
 
+    /// Every provider of this world.
+    pub fn providers(&self) -> &[Arc<dyn Provider>] {
+        &self.providers
+    }
+
     /// The current snapshot (cheap: an `Arc` clone).
     pub fn snapshot(&self) -> Arc<Snapshot> {
         match self.current.read() {
@@ -772,6 +799,22 @@ impl OfferIndex {
             Err(p) => *p.into_inner() = Arc::clone(&snap),
         }
         Ok(snap)
+    }
+}
+
+/// Failover candidates come from the world's current snapshot: equivalent, fresh offers of
+/// providers that can provision, best first.
+impl crate::allocations::Alternatives for OfferIndex {
+    fn equivalent(&self, a: &crate::allocations::Allocation) -> Vec<Offer> {
+        let snap = self.snapshot();
+        snap.equivalent(&a.gpu_model, a.gpu_count)
+            .into_iter()
+            .filter(|o| {
+                self.provider(&o.provider)
+                    .is_some_and(|p| p.capabilities().provision)
+            })
+            .cloned()
+            .collect()
     }
 }
 

@@ -94,6 +94,9 @@ pub const JOB_MAX_ATTEMPTS: &str = "jobs.max_attempts";
 pub const JOB_BACKOFF_MS: &str = "jobs.backoff_base_ms";
 pub const JOB_POLL_MS: &str = "jobs.status_poll_ms";
 pub const MARKUP: &str = "pricing.markup_percent";
+pub const FAILOVER_MAX_ATTEMPTS: &str = "allocation.failover_max_attempts";
+pub const FAILOVER_TOLERANCE: &str = "allocation.failover_price_tolerance_percent";
+pub const RECONCILER_INTERVAL: &str = "reconciler.interval_seconds";
 pub const SANDBOX_STARTER_CREDIT: &str = "billing.sandbox_starter_credit_minor";
 pub const WEIGHTS_PREFIX: &str = "ranking.weights.";
 pub const RATE_LIMIT: &str = "rate_limit.api_requests_per_minute";
@@ -121,6 +124,12 @@ static DEFS: &[Def] = &[
         description: "Whether a ready deployment waits for the emailed activation link before it becomes active." },
     Def { key: ACTIVATION_TTL, kind: Kind::Int { min: 60, max: 2_592_000 }, default: "86400", scopes: SYSTEM_SCOPES,
         description: "How long an activation link stays valid, seconds." },
+    Def { key: FAILOVER_MAX_ATTEMPTS, kind: Kind::Int { min: 1, max: 10 }, default: "3", scopes: SYSTEM_SCOPES,
+        description: "Offers a deployment may try in all (the chosen one first): after NoCapacity, NoQuota or a transient failure it moves to the next-ranked equivalent offer until this many were tried." },
+    Def { key: FAILOVER_TOLERANCE, kind: Kind::Int { min: 0, max: 100 }, default: "10", scopes: SYSTEM_SCOPES,
+        description: "How much dearer (whole percent of the quoted price) an equivalent offer may be to be tried on failover." },
+    Def { key: RECONCILER_INTERVAL, kind: Kind::Int { min: 5, max: 86_400 }, default: "60", scopes: &[ScopeKind::Global],
+        description: "How often the reconciler lists every provider's instances and releases those without a live allocation, seconds." },
     Def { key: "allocation.refund_window_days", kind: Kind::Int { min: 0, max: 365 }, default: "14", scopes: SYSTEM_SCOPES,
         description: "Days within which unused prepaid credit can be refunded." },
     Def { key: "rate_limit.api_requests_per_minute", kind: Kind::Int { min: 1, max: 1_000_000 }, default: "600", scopes: PLAN_SCOPES,

@@ -11,7 +11,9 @@ use tokio::task::JoinSet;
 use tracing::{info, info_span, warn, Instrument};
 
 use crate::accounts::{Accounts, User};
-use crate::allocations::{Allocation, Allocations, DeployRequest};
+use crate::allocations::{
+    Allocation, Allocations, Alternatives, DeployRequest, NoAlternatives, ReconcileReport,
+};
 use crate::events::Dispatcher;
 use crate::identity::{LoginPolicy, LoginStep, PasswordPolicy, Provider as IdProvider};
 use crate::jobs::{self, Outcome, Policy};
@@ -142,6 +144,8 @@ impl Broker {
         let b = Arc::clone(self);
         set.spawn(async move { b.meter_loop().await }.instrument(info_span!("ledger.meter")));
         let b = Arc::clone(self);
+        set.spawn(async move { b.reconcile_loop().await }.instrument(info_span!("reconciler")));
+        let b = Arc::clone(self);
         let stop = self.stop.subscribe();
         set.spawn(
             async move { b.dispatcher.run(b.clock.as_ref(), stop).await }
@@ -209,6 +213,47 @@ impl Broker {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(u64::try_from(secs).unwrap_or(15))) => {}
                 _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// One reconciliation of every provider of every world: instances the broker made that
+    /// no live allocation owns are released.
+    pub async fn reconcile_once(&self) -> Result<Vec<ReconcileReport>> {
+        let mut reports = Vec::new();
+        for mode in [Mode::Sandbox, Mode::Live] {
+            let index = self.index(mode);
+            for p in index.providers() {
+                if !p.capabilities().provision {
+                    continue;
+                }
+                let r = self.allocations.reconcile(p.as_ref(), mode).await?;
+                if let Some(e) = &r.listing_error {
+                    warn!(provider = %p.id(), error = %e, "reconciler could not list instances");
+                }
+                if !r.released.is_empty() {
+                    info!(provider = %p.id(), released = r.released.len(), "reconciler released orphans");
+                }
+                reports.push(r);
+            }
+        }
+        Ok(reports)
+    }
+
+    async fn reconcile_loop(self: Arc<Self>) {
+        let mut stop = self.stop.subscribe();
+        loop {
+            let secs = self
+                .params
+                .int(params::RECONCILER_INTERVAL, SYSTEM)
+                .await
+                .unwrap_or(60);
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(u64::try_from(secs).unwrap_or(60))) => {}
+                _ = stop.changed() => return,
+            }
+            if let Err(e) = self.reconcile_once().await {
+                warn!(error = %e, "reconciliation failed");
             }
         }
     }
@@ -324,14 +369,14 @@ impl Broker {
         for job in claimed {
             let this = self.allocations.clone();
             let mailer = self.mailer.clone();
-            let provider = match job.kind {
+            let allocation = match job.kind {
                 jobs::Kind::SendMail => None,
-                jobs::Kind::Provision | jobs::Kind::Release => this
-                    .load(&job.subject_id)
-                    .await
-                    .ok()
-                    .and_then(|a| self.provider_for(&a)),
+                jobs::Kind::Provision | jobs::Kind::Release => {
+                    this.load(&job.subject_id).await.ok()
+                }
             };
+            let provider = allocation.as_ref().and_then(|a| self.provider_for(a));
+            let alternatives = allocation.as_ref().map(|a| self.index(a.mode));
             let timeout = Duration::from_millis(
                 u64::try_from((lease_s * 1000 * 3 / 4).max(500)).unwrap_or(10_000),
             );
@@ -341,7 +386,12 @@ impl Broker {
                     let run = async {
                         match job.kind {
                             jobs::Kind::Provision => {
-                                this.provision_step(provider.clone(), &job.subject_id).await
+                                let alternatives: &dyn Alternatives = match &alternatives {
+                                    Some(index) => index.as_ref(),
+                                    None => &NoAlternatives,
+                                };
+                                this.provision_step(provider.clone(), alternatives, &job.subject_id)
+                                    .await
                             }
                             jobs::Kind::Release => {
                                 this.release_step(provider.clone(), &job.subject_id).await

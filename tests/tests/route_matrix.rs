@@ -35,6 +35,7 @@ const MATRIX: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/admin/audit", Admin),
     ("GET", "/api/v1/admin/jobs", Admin),
     ("POST", "/api/v1/admin/offers/refresh", Admin),
+    ("POST", "/api/v1/admin/reconcile", Admin),
     ("GET", "/api/v1/admin/outbox", Admin),
     ("GET", "/api/v1/admin/params", Admin),
     ("GET", "/api/v1/admin/params/{key}", Admin),

@@ -1,6 +1,8 @@
 //! Allocations (a user's deployment): the rules enforced when one is requested, its state
 //! machine ([`state`]), and the provisioning and release steps the durable jobs run.
 
+mod failover;
+mod reconcile;
 pub mod state;
 
 use std::sync::Arc;
@@ -24,6 +26,8 @@ use crate::params::{self, Ctx, Params};
 use crate::tenants::Mode;
 use crate::{new_id, Clock, ConflictKind, Db, Error, Result};
 
+pub use failover::{next_offer, price_cap, Alternatives, Attempt, AttemptOutcome, NoAlternatives};
+pub use reconcile::{orphan_reason, OrphanRelease, ReconcileReport};
 pub use state::State;
 
 /// A deployment's record.
@@ -583,6 +587,7 @@ impl Allocations {
     pub async fn provision_step(
         &self,
         provider: Option<Arc<dyn Provider>>,
+        alternatives: &dyn Alternatives,
         allocation_id: &str,
     ) -> Result<Outcome> {
         let a = self.load(allocation_id).await?;
@@ -606,11 +611,12 @@ impl Allocations {
         };
         let instance = match self.find_or_provision(provider.as_ref(), &a).await {
             Ok(i) => i,
-            Err(ProviderError::NoCapacity) | Err(ProviderError::NoQuota) => {
-                self.fail(&a, "the provider has no capacity left for this offer")
-                    .await?;
-                return Ok(Outcome::Done);
-            }
+            // Nothing was started for this allocation yet: try the next-ranked equivalent offer.
+            Err(
+                e @ (ProviderError::NoCapacity
+                | ProviderError::NoQuota
+                | ProviderError::Transient(_)),
+            ) if a.instance_id.is_none() => return self.fail_over(&a, &e, alternatives).await,
             Err(e) if e.is_retryable() => return Ok(Outcome::Retry(e.to_string())),
             Err(e) => {
                 self.fail(&a, &e.to_string()).await?;
@@ -799,14 +805,14 @@ impl Allocations {
         let Some(provider) = provider else {
             return Ok(Outcome::Retry("provider not configured".into()));
         };
+        // Only the provider's own answer says there is nothing to release: a failed lookup
+        // is retried, never taken for "gone".
         let iid = match &a.instance_id {
             Some(i) => Some(InstanceId(i.clone())),
-            None => provider
-                .find_by_allocation(&a.id)
-                .await
-                .ok()
-                .flatten()
-                .map(|i| i.id),
+            None => match provider.find_by_allocation(&a.id).await {
+                Ok(found) => found.map(|i| i.id),
+                Err(e) => return Ok(Outcome::Retry(e.to_string())),
+            },
         };
         let gone = match iid {
             None => true,

@@ -256,6 +256,15 @@ async fn refresh_offers(State(s): State<Arc<AppState>>, Admin(a): Admin) -> ApiR
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Runs the reconciler now (it also runs every `reconciler.interval_seconds`): instances the
+/// broker made that no live allocation owns are released; the answer says what it did.
+async fn reconcile(
+    State(s): State<Arc<AppState>>,
+    Admin(_): Admin,
+) -> ApiResult<Json<Vec<broker::allocations::ReconcileReport>>> {
+    Ok(Json(s.broker.reconcile_once().await?))
+}
+
 /// The sandbox market's fault knobs for one provider.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -367,6 +376,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/admin/outbox", get(outbox))
         .route("/api/v1/admin/jobs", get(jobs))
         .route("/api/v1/admin/offers/refresh", post(refresh_offers))
+        .route("/api/v1/admin/reconcile", post(reconcile))
         .route(
             "/api/v1/admin/sandbox/providers/{id}/knobs",
             put(set_knobs).get(get_knobs),

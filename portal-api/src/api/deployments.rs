@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use broker::allocations::{Allocation, DeployRequest, State as AllocState, IMAGES};
+use broker::allocations::{Allocation, Attempt, DeployRequest, State as AllocState, IMAGES};
 use broker::service::Target;
 use providers::{Connection, OfferId};
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,9 @@ pub struct DeploymentView {
     #[serde(flatten)]
     allocation: Allocation,
     connection: Option<Connection>,
+    /// The offers tried and left before the current one (failover), on the single view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts: Option<Vec<Attempt>>,
 }
 
 impl From<Allocation> for DeploymentView {
@@ -49,6 +52,7 @@ impl From<Allocation> for DeploymentView {
         DeploymentView {
             allocation: a,
             connection,
+            attempts: None,
         }
     }
 }
@@ -167,7 +171,11 @@ async fn get_one(
     Authed(user): Authed,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeploymentView>> {
-    Ok(Json(s.broker.allocations.get(&user, &id).await?.into()))
+    let a = s.broker.allocations.get(&user, &id).await?;
+    let attempts = s.broker.allocations.attempts(&a.id).await?;
+    let mut view = DeploymentView::from(a);
+    view.attempts = Some(attempts);
+    Ok(Json(view))
 }
 
 async fn release(
