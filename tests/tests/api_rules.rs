@@ -340,6 +340,16 @@ async fn a_provider_that_cannot_deliver_fails_the_deployment_and_frees_the_slot(
     let app = spawn_app().await.unwrap();
     let admin = app.admin_token().await.unwrap();
     let me = app.login(DEMO_EMAIL, DEMO_PASSWORD).await.unwrap();
+    // Failover off: the one offer is all there is (failover itself: tests/failover.rs).
+    let r = app
+        .set_param(
+            &admin,
+            "allocation.failover_max_attempts",
+            json!({"value": 1}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
     let offer = app.pick_offer("provider=lambda").await.unwrap();
     let knobs = json!({"latency_ms": 0, "failure_rate": 0.0, "out_of_capacity": true, "provision_seconds": 1, "release_seconds": 1});
     let r = app
