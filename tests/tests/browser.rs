@@ -354,7 +354,10 @@ impl Browser {
         let deadline = tokio::time::Instant::now() + within;
         while tokio::time::Instant::now() < deadline {
             if let Ok(v) = self.js(script, args.clone()).await {
-                if !matches!(&v, Value::Null | Value::Bool(false)) && v != json!("") && v != json!(0) {
+                if !matches!(&v, Value::Null | Value::Bool(false))
+                    && v != json!("")
+                    && v != json!(0)
+                {
                     return true;
                 }
             }
@@ -369,7 +372,10 @@ impl Browser {
         let deadline = tokio::time::Instant::now() + WAIT * 2;
         while tokio::time::Instant::now() < deadline {
             self.goto(url).await?;
-            if self.holds_within(script, &args, Duration::from_secs(3)).await {
+            if self
+                .holds_within(script, &args, Duration::from_secs(3))
+                .await
+            {
                 return Ok(());
             }
         }
@@ -780,7 +786,9 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
         ("billing.sandbox_starter_credit_minor", json!(0)),
         ("billing.meter_interval_seconds", json!(1)),
     ] {
-        let r = app.set_param(&admin, key, json!({ "value": value })).await?;
+        let r = app
+            .set_param(&admin, key, json!({ "value": value }))
+            .await?;
         ensure!(r.status == 200, "setting {key}: {} {}", r.status, r.body);
     }
     wait_for_offers(app).await?;
@@ -820,10 +828,14 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
         )
         .await?;
     ensure!(
-        notice.as_str().unwrap_or_default().contains("Check your mailbox"),
+        notice
+            .as_str()
+            .unwrap_or_default()
+            .contains("Check your mailbox"),
         "the notice says {notice}"
     );
-    b.screenshot("/tmp/gpubroker-journey-registered.png").await?;
+    b.screenshot("/tmp/gpubroker-journey-registered.png")
+        .await?;
 
     // 2. Signing in before confirming is refused, with a way to a new link.
     b.goto(&format!("{base}/login")).await?;
@@ -845,7 +857,10 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
         )
         .await?;
     ensure!(
-        refused.as_str().unwrap_or_default().contains("verify your email"),
+        refused
+            .as_str()
+            .unwrap_or_default()
+            .contains("verify your email"),
         "the login page says {refused}"
     );
 
@@ -868,7 +883,10 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
         "the page says {done}"
     );
     let leftover = b.js("return location.search", json!([])).await?;
-    ensure!(leftover == "", "the spent token stays in the address bar: {leftover}");
+    ensure!(
+        leftover == "",
+        "the spent token stays in the address bar: {leftover}"
+    );
 
     // 4. Log in: no credit yet, so billing comes first with the onboarding call to action.
     b.click("#verify-done a#to-login").await?;
@@ -908,7 +926,8 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
         )
         .await?;
     let secret = secret.as_str().context("no key shown")?.to_string();
-    b.type_into("#mfa-activate-code", &totp(&secret, 0)?).await?;
+    b.type_into("#mfa-activate-code", &totp(&secret, 0)?)
+        .await?;
     b.click("#mfa-activate").await?;
     let codes = b
         .wait(
@@ -919,7 +938,10 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
             json!([]),
         )
         .await?;
-    ensure!(codes.as_u64().unwrap_or(0) >= 5, "only {codes} recovery codes shown");
+    ensure!(
+        codes.as_u64().unwrap_or(0) >= 5,
+        "only {codes} recovery codes shown"
+    );
     b.screenshot("/tmp/gpubroker-journey-mfa.png").await?;
     b.logout().await?;
 
@@ -995,13 +1017,30 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
         )
         .await?;
     let after = shown_cents(after.as_str().unwrap_or_default())?;
+    // Readable, not only present: the figure is not painted in its card's colour.
+    let legible = b
+        .js(
+            "const dd = document.querySelector('#bal-available');
+             const card = document.querySelector('#billing-summary');
+             return getComputedStyle(dd).color !== getComputedStyle(card).backgroundColor
+               && dd.getBoundingClientRect().height > 0",
+            json!([]),
+        )
+        .await?;
+    ensure!(
+        legible == json!(true),
+        "the balance is invisible on its card"
+    );
     ensure!(
         after == before + 25_000,
         "the balance went from {before} to {after} cents, not up by 25000"
     );
     ensure!(
-        b.js("return document.querySelector('#onboarding').hidden", json!([]))
-            .await?
+        b.js(
+            "return document.querySelector('#onboarding').hidden",
+            json!([])
+        )
+        .await?
             == json!(true),
         "the onboarding notice stays after the top-up"
     );
@@ -1034,7 +1073,10 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
             json!([]),
         )
         .await?;
-    let offer_id = offer_id.as_str().context("offer row without id")?.to_string();
+    let offer_id = offer_id
+        .as_str()
+        .context("offer row without id")?
+        .to_string();
     b.click("tr[data-offer-id] a.offer-link").await?;
     b.wait(
         "the offer detail",
@@ -1050,14 +1092,18 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
             json!([]),
         )
         .await?;
-    let id = id.as_str().context("no deployment id after deploying")?.to_string();
+    let id = id
+        .as_str()
+        .context("no deployment id after deploying")?
+        .to_string();
     let row = "return document.querySelector(`tr[data-deployment-id=\"${arguments[0]}\"]`)?.dataset.state === arguments[1]";
     b.wait("the deployment to be ready", row, json!([id, "ready"]))
         .await?;
 
     // 9. Activate it by the emailed link.
     let token = app.activation_token(&admin, &email, &id).await?;
-    b.goto(&format!("{base}/activate/{id}?token={token}")).await?;
+    b.goto(&format!("{base}/activate/{id}?token={token}"))
+        .await?;
     let result = b
         .wait(
             "the activation result",
@@ -1098,8 +1144,12 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
         .await?;
     b.click(&format!("tr[data-deployment-id=\"{id}\"] .release-confirm"))
         .await?;
-    b.wait("the deployment to be released", row, json!([id, "released"]))
-        .await?;
+    b.wait(
+        "the deployment to be released",
+        row,
+        json!([id, "released"]),
+    )
+    .await?;
 
     // 12. The statement shows the deployment's usage, and its CSV downloads.
     b.goto(&billing).await?;
@@ -1113,15 +1163,21 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
         )
         .await?;
     let charged = shown_cents(charged.as_str().unwrap_or_default())?;
-    ensure!(charged > 0, "the statement charges {charged} cents for {id}");
+    ensure!(
+        charged > 0,
+        "the statement charges {charged} cents for {id}"
+    );
     let summary = b.text("#statement-summary").await?;
     ensure!(
         summary.contains(&format!("usage ${}.{:02}", charged / 100, charged % 100)),
         "the summary `{summary}` does not total the usage"
     );
     ensure!(
-        b.js("return document.querySelector('#bal-burn').textContent", json!([]))
-            .await?
+        b.js(
+            "return document.querySelector('#bal-burn').textContent",
+            json!([])
+        )
+        .await?
             == json!("nothing running"),
         "something is still metered after the release"
     );
@@ -1140,7 +1196,8 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
                     .is_some_and(|n| n.starts_with("gpubroker-statement-") && n.ends_with(".csv"))
             });
         if let Some(p) = found {
-            break std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+            break std::fs::read_to_string(&p)
+                .with_context(|| format!("reading {}", p.display()))?;
         }
         ensure!(
             tokio::time::Instant::now() < deadline,
@@ -1155,7 +1212,8 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
         csv.lines().next().unwrap_or_default()
     );
     ensure!(
-        csv.lines().any(|l| l.contains(",usage,") && l.contains(&id)),
+        csv.lines()
+            .any(|l| l.contains(",usage,") && l.contains(&id)),
         "the CSV has no usage line for {id}"
     );
     ensure!(

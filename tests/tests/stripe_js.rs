@@ -58,9 +58,18 @@ async fn with_stripe_configured_the_topup_page_loads_stripe_js_with_the_publisha
         "{csp}"
     );
     assert!(csp.contains("frame-src https://js.stripe.com"), "{csp}");
-    assert!(csp.contains("connect-src 'self' https://api.stripe.com;"), "{csp}");
-    assert!(!html.contains("sk_test_"), "the secret key leaked into the page");
-    assert!(!billing.contains("stripe.com"), "only the top-up page loads Stripe.js");
+    assert!(
+        csp.contains("connect-src 'self' https://api.stripe.com;"),
+        "{csp}"
+    );
+    assert!(
+        !html.contains("sk_test_"),
+        "the secret key leaked into the page"
+    );
+    assert!(
+        !billing.contains("stripe.com"),
+        "only the top-up page loads Stripe.js"
+    );
     assert!(!billing_csp.contains("stripe.com"), "{billing_csp}");
     Ok(())
 }
@@ -69,8 +78,8 @@ async fn with_stripe_configured_the_topup_page_loads_stripe_js_with_the_publisha
 async fn in_sandbox_the_topup_page_loads_nothing_from_the_internet() -> Result<()> {
     // Arrange: no Stripe key; a publishable key alone does not switch the gateway.
     let app = spawn_app().await?;
-    let with_key_only = spawn_app_with(|c| c.stripe_publishable_key = Some(PUBLISHABLE.into()))
-        .await?;
+    let with_key_only =
+        spawn_app_with(|c| c.stripe_publishable_key = Some(PUBLISHABLE.into())).await?;
 
     // Act
     let (html, csp) = page(&app, "/billing/topup").await?;
@@ -82,10 +91,16 @@ async fn in_sandbox_the_topup_page_loads_nothing_from_the_internet() -> Result<(
     for (h, c) in [(&html, &csp), (&html_key_only, &csp_key_only)] {
         assert!(!h.contains("stripe.com"), "{h}");
         assert!(!h.contains("stripe-config"), "{h}");
-        assert!(!h.contains("https://"), "an external URL in a sandbox page: {h}");
+        assert!(
+            !h.contains("https://"),
+            "an external URL in a sandbox page: {h}"
+        );
         assert!(!c.contains("stripe.com"), "{c}");
         assert!(c.contains("script-src 'self';"), "{c}");
     }
-    assert!(html.contains("id=\"confirm-form\""), "the test-card form is missing");
+    assert!(
+        html.contains("id=\"confirm-form\""),
+        "the test-card form is missing"
+    );
     Ok(())
 }

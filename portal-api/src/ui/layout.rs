@@ -232,7 +232,10 @@ mod tests {
             .get(header::CONTENT_SECURITY_POLICY)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        assert!(csp.contains("script-src 'self' https://js.stripe.com;"), "{csp}");
+        assert!(
+            csp.contains("script-src 'self' https://js.stripe.com;"),
+            "{csp}"
+        );
         assert!(csp.contains("frame-src https://js.stripe.com"), "{csp}");
         assert!(!csp.contains("unsafe-inline"), "{csp}");
     }
