@@ -146,7 +146,8 @@ pub struct LoginPolicy {
     pub max_failures: i64,
     pub lockout_ms: i64,
     pub throttle_per_minute: i64,
-    /// LIVE PODs: an unverified address cannot sign in.
+    /// LIVE PODs (and SANDBOX PODs with `auth.require_email_verification`): an unverified
+    /// address cannot sign in.
     pub require_verified: bool,
     pub mfa_ttl_ms: i64,
 }
@@ -161,7 +162,8 @@ impl LoginPolicy {
             max_failures: params.int(params::LOCKOUT_MAX_FAILURES, ctx).await?,
             lockout_ms: params.int(params::LOCKOUT_SECONDS, ctx).await? * 1000,
             throttle_per_minute: params.int(params::THROTTLE_PER_MINUTE, ctx).await?,
-            require_verified: mode == Mode::Live,
+            require_verified: mode == Mode::Live
+                || params.bool(params::REQUIRE_EMAIL_VERIFICATION, ctx).await?,
             mfa_ttl_ms: params.int(params::MFA_TOKEN_TTL, ctx).await? * 1000,
         })
     }

@@ -114,6 +114,7 @@ pub const THROTTLE_PER_MINUTE: &str = "auth.throttle_attempts_per_minute";
 pub const VERIFY_TTL: &str = "auth.email_verification_ttl_seconds";
 pub const MFA_TOKEN_TTL: &str = "auth.mfa_token_ttl_seconds";
 pub const MAIL_TRANSPORT: &str = "mail.transport";
+pub const REQUIRE_EMAIL_VERIFICATION: &str = "auth.require_email_verification";
 
 static DEFS: &[Def] = &[
     Def { key: MODE, kind: Kind::Choice { allowed: &["sandbox", "live"] }, default: "\"sandbox\"", scopes: TENANT_ONLY,
@@ -221,6 +222,8 @@ static DEFS: &[Def] = &[
         description: "How long the MFA step of a sign-in may take after the password step, seconds." },
     Def { key: MAIL_TRANSPORT, kind: Kind::Choice { allowed: &["outbox", "ses"] }, default: "\"outbox\"", scopes: SYSTEM_SCOPES,
         description: "How the POD's mail leaves: outbox (kept in the sandbox mailbox only) or ses (Amazon SES, configured at boot)." },
+    Def { key: REQUIRE_EMAIL_VERIFICATION, kind: Kind::Bool, default: "false", scopes: SYSTEM_SCOPES,
+        description: "Whether a SANDBOX POD also mails a verification link at sign-up and refuses sign-in until it is used (LIVE PODs always do)." },
 ];
 
 /// Every parameter the product knows.

@@ -510,10 +510,10 @@ impl Broker {
         }
     }
 
-    /// Registers a local account after the password strength rules. In SANDBOX mode it is
-    /// confirmed at once and starts with play money (`billing.sandbox_starter_credit_minor`,
-    /// credited once); in LIVE mode a verification link is mailed and the account cannot sign
-    /// in or deploy until it is used.
+    /// Registers a local account after the password strength rules. In SANDBOX mode it starts
+    /// with play money (`billing.sandbox_starter_credit_minor`, credited once) and is confirmed
+    /// at once unless `auth.require_email_verification` is on; in LIVE mode (or with that
+    /// parameter) a verification link is mailed and the account cannot sign in until it is used.
     pub async fn register(&self, email: &str, password: &str) -> Result<User> {
         let email = crate::accounts::parse_email(email)?;
         PasswordPolicy::load(&self.params, DEFAULT_TENANT)
@@ -533,12 +533,13 @@ impl Broker {
                 Some(mode.as_str()),
             )
             .await?;
-        match mode {
-            Mode::Sandbox => {
-                self.accounts.mark_verified(&user.id).await?;
-                self.grant_sandbox_credit(&user).await?;
-            }
-            Mode::Live => self.send_verification(&user).await?,
+        if self.requires_verification(&user.tenant_id).await? {
+            self.send_verification(&user).await?;
+        } else {
+            self.accounts.mark_verified(&user.id).await?;
+        }
+        if mode == Mode::Sandbox {
+            self.grant_sandbox_credit(&user).await?;
         }
         Ok(user)
     }
@@ -562,9 +563,21 @@ impl Broker {
         Ok(())
     }
 
-    /// Whether new accounts of the tenant must verify their address (LIVE).
+    /// Whether new accounts of the tenant must verify their address (LIVE, or SANDBOX with
+    /// `auth.require_email_verification`).
     pub async fn requires_verification(&self, tenant_id: &str) -> Result<bool> {
-        Ok(self.mode(tenant_id).await? == Mode::Live)
+        if self.mode(tenant_id).await? == Mode::Live {
+            return Ok(true);
+        }
+        self.params
+            .bool(
+                params::REQUIRE_EMAIL_VERIFICATION,
+                Ctx {
+                    tenant_id,
+                    user_id: None,
+                },
+            )
+            .await
     }
 
     /// The sign-in rules in force for a tenant.

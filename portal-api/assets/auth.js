@@ -40,15 +40,25 @@ document.addEventListener('DOMContentLoaded', () => {
         document.getElementById('verify-notice').hidden = false;
         return;
       }
-      GB.saveSession(tokens);
-      // No credit and nothing running: billing first, with the onboarding call to action.
-      const billing = await GB.api('/api/v1/billing').catch(() => null);
-      location.assign(billing && billing.onboarding ? '/billing?onboarding=1' : next);
+      await signedIn(tokens);
     } catch (e) {
       GB.showError(error, e, { email: 'email', password: 'password' });
+      if (e.slug === 'email-not-verified') {
+        const email = document.getElementById('email').value.trim();
+        error.append(GB.el('a', { id: 'resend-link', href: `/verify-email?email=${encodeURIComponent(email)}` },
+          'Send a new confirmation link'));
+      }
       submit.disabled = false;
     }
   });
+
+  /** Keeps the session and goes on: with no credit and nothing running, billing first (the
+   * onboarding call to action), else where the visitor wanted. */
+  async function signedIn(tokens) {
+    GB.saveSession(tokens);
+    const billing = await GB.api('/api/v1/billing').catch(() => null);
+    location.assign(billing && billing.onboarding ? '/billing?onboarding=1' : next);
+  }
 
   /** The second step of a login with MFA: a TOTP code or a recovery code. */
   function mfaStep(mfaToken) {
@@ -66,8 +76,7 @@ document.addEventListener('DOMContentLoaded', () => {
           auth: false,
           body: { mfa_token: mfaToken, code: document.getElementById('mfa-code').value.trim() },
         });
-        GB.saveSession(tokens);
-        location.assign(next);
+        await signedIn(tokens);
       } catch (e) {
         GB.showError(mfaError, e, { code: 'mfa-code' });
       }

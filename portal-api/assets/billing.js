@@ -104,7 +104,13 @@ document.addEventListener('DOMContentLoaded', () => {
     ev.preventDefault();
     GB.showError($('refund-error'), null);
     $('refund-done').hidden = true;
-    const amount = Math.round(Number($('refund-amount').value) * 100);
+    // Integer cents straight from the text ("12", "12.5", "12.50"): no floating point.
+    const m = /^\s*(\d{1,9})(?:\.(\d{1,2}))?\s*$/.exec($('refund-amount').value || '');
+    if (!m) {
+      GB.showError($('refund-error'), new Error('Enter an amount like 12 or 12.50'), {});
+      return;
+    }
+    const amount = Number(m[1]) * 100 + Number((m[2] || '').padEnd(2, '0'));
     try {
       await GB.api('/api/v1/billing/refunds', {
         method: 'POST', body: { amount_minor: amount }, headers: { 'Idempotency-Key': GB.newKey() },

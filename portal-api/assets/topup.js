@@ -1,5 +1,8 @@
-// Credit & payments: balance, holds, runway, top-ups (in SANDBOX a test card confirms the
-// payment and the sandbox gateway emits the signed webhook), saved cards, payment history.
+// Credit & payments: balance, holds, runway, top-ups, saved cards, payment history. In SANDBOX
+// a test card confirms the payment and the sandbox gateway emits the signed webhook; when the
+// POD pays through Stripe, the server loads Stripe.js and the Payment Element confirms the
+// intent's client secret with `stripe.confirmPayment`. Either way the balance grows only when
+// the (signed) webhook arrives, never because this page says so.
 'use strict';
 
 document.addEventListener('DOMContentLoaded', () => {
@@ -9,7 +12,20 @@ document.addEventListener('DOMContentLoaded', () => {
   }
   const $ = (id) => document.getElementById(id);
   const error = $('topup-error');
+  const done = $('topup-done');
   let current = null;
+  // Stripe.js: present only when the server rendered the key (and the script loaded).
+  const stripeConfig = $('stripe-config');
+  const stripeKey = stripeConfig ? stripeConfig.dataset.publishableKey : '';
+  let stripe = null;
+  let elements = null;
+  if (stripeKey) {
+    if (typeof window.Stripe === 'function') {
+      stripe = window.Stripe(stripeKey);
+    } else {
+      GB.showError(error, new Error('The payment form (Stripe.js) could not be loaded. Check your connection or blockers and reload.'));
+    }
+  }
 
   function cents(n) {
     const v = Number(n);
@@ -72,12 +88,41 @@ document.addEventListener('DOMContentLoaded', () => {
     }
   }
 
+  function say(text) {
+    done.textContent = text;
+    done.hidden = !text;
+  }
+
+  /** Polls the balance a few times while the gateway's webhook is on its way. */
+  async function awaitCredit(id) {
+    for (let i = 0; i < 10; i += 1) {
+      const r = await GB.api('/api/v1/billing/topups?limit=50');
+      const now = (r.items || []).find((x) => x.id === id);
+      if (now && now.status !== 'open') {
+        return now;
+      }
+      await new Promise((res) => setTimeout(res, 1500));
+    }
+    return null;
+  }
+
+  function mountStripe(intent) {
+    elements = stripe.elements({ clientSecret: intent.client_secret });
+    const payment = elements.create('payment');
+    $('payment-element').replaceChildren();
+    payment.mount('#payment-element');
+  }
+
   function showIntent(intent) {
     current = intent;
+    say('');
     $('topup-pay').hidden = false;
     const sandbox = intent.gateway === 'sandbox';
+    const viaStripe = !sandbox && !!stripe;
     $('confirm-form').hidden = !sandbox;
-    $('stripe-note').hidden = sandbox;
+    $('stripe-form').hidden = !viaStripe;
+    $('stripe-note').hidden = sandbox || viaStripe;
+    if (viaStripe) mountStripe(intent);
     $('topup-intent').textContent = intent.kind === 'setup'
       ? `Card setup ${intent.id} is ready to confirm.`
       : `Payment ${intent.id} of ${cents(intent.amount_minor)} is ready to confirm.`;
@@ -122,6 +167,7 @@ document.addEventListener('DOMContentLoaded', () => {
       const now = (again.items || []).find((i) => i.id === current.id);
       if (now && now.status === 'succeeded') {
         $('topup-pay').hidden = true;
+        say(now.kind === 'setup' ? 'Card saved.' : `Payment succeeded: ${cents(now.amount_minor)} added to your credit.`);
         current = null;
       }
     } catch (e) {
@@ -130,6 +176,41 @@ document.addEventListener('DOMContentLoaded', () => {
       $('confirm-submit').disabled = false;
     }
   });
+
+  $('stripe-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!current || !stripe || !elements) return;
+    GB.showError(error, null);
+    $('stripe-submit').disabled = true;
+    try {
+      const back = `${location.origin}/billing/topup?intent=${encodeURIComponent(current.id)}`;
+      const confirm = current.kind === 'setup' ? stripe.confirmSetup.bind(stripe) : stripe.confirmPayment.bind(stripe);
+      const r = await confirm({ elements, confirmParams: { return_url: back }, redirect: 'if_required' });
+      if (r.error) throw new Error(r.error.message || 'The card was not accepted.');
+      say('Payment submitted: your credit grows as soon as Stripe confirms it.');
+      const id = current.id;
+      $('topup-pay').hidden = true;
+      current = null;
+      const now = await awaitCredit(id);
+      await refresh();
+      if (now && now.status === 'succeeded') {
+        say(now.kind === 'setup' ? 'Card saved.' : `Payment succeeded: ${cents(now.amount_minor)} added to your credit.`);
+      }
+    } catch (e) {
+      GB.showError(error, e);
+    } finally {
+      $('stripe-submit').disabled = false;
+    }
+  });
+
+  // Back from a redirect (3-D Secure): Stripe appends the outcome to the return URL.
+  const back = new URLSearchParams(location.search);
+  if (back.get('redirect_status')) {
+    say(back.get('redirect_status') === 'succeeded'
+      ? 'Payment submitted: your credit grows as soon as Stripe confirms it.'
+      : 'The payment was not completed. Try again with another card.');
+    history.replaceState(null, '', location.pathname);
+  }
 
   $('save-card').addEventListener('click', async () => {
     GB.showError(error, null);

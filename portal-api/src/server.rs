@@ -227,6 +227,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
         keys,
         identity,
         market: Some(market),
+        stripe_publishable_key: cfg.stripe_publishable_key.clone().filter(|k| !k.is_empty()),
     });
     let app = crate::app(Arc::clone(&state));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();

@@ -16,4 +16,6 @@ pub struct AppState {
     pub identity: Identities,
     /// The simulated market behind SANDBOX mode (fault knobs, instances).
     pub market: Option<Arc<sandbox::Market>>,
+    /// Stripe's publishable key (`pk_…`) for Stripe.js on the top-up page, when configured.
+    pub stripe_publishable_key: Option<String>,
 }

@@ -144,6 +144,10 @@ impl Browser {
                     "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
                     format!("--user-data-dir={}", profile.0.join("chromium").display()),
                 ],
+                "prefs": {
+                    "download.default_directory": profile.0.join("downloads").display().to_string(),
+                    "download.prompt_for_download": false,
+                },
             },
         }}});
         let r = http
@@ -338,6 +342,44 @@ impl Browser {
         )
         .await
         .map(drop)
+    }
+
+    /// Where the browser saves downloads.
+    fn downloads(&self) -> PathBuf {
+        self._profile.0.join("downloads")
+    }
+
+    /// Whether `script` holds within `within` (no error when it does not).
+    async fn holds_within(&self, script: &str, args: &Value, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(v) = self.js(script, args.clone()).await {
+                if !matches!(&v, Value::Null | Value::Bool(false))
+                    && v != json!("")
+                    && v != json!(0)
+                {
+                    return true;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        false
+    }
+
+    /// Loads `url` again and again until `script` holds on it (pages that do not refresh by
+    /// themselves), for at most [`WAIT`] × 2.
+    async fn wait_reloading(&self, url: &str, what: &str, script: &str, args: Value) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + WAIT * 2;
+        while tokio::time::Instant::now() < deadline {
+            self.goto(url).await?;
+            if self
+                .holds_within(script, &args, Duration::from_secs(3))
+                .await
+            {
+                return Ok(());
+            }
+        }
+        self.wait(what, script, args).await.map(drop)
     }
 
     async fn quit(self) {
@@ -689,4 +731,510 @@ async fn a_user_deploys_from_the_marketplace_activates_by_the_emailed_link_and_r
     browser.quit().await;
     app.stop().await;
     walked.with_context(|| format!("the browser walk failed (screenshot: {FAILURE_SHOT})"))
+}
+
+/// The current TOTP code of a base32 secret, `ahead` seconds from now (RFC 6238, SHA-1,
+/// 6 digits, 30 s), computed here as an authenticator app would, not by the server's code.
+fn totp(secret_b32: &str, ahead: u64) -> Result<String> {
+    let clean: String = secret_b32.chars().filter(|c| !c.is_whitespace()).collect();
+    let key = totp_rs::Secret::Encoded(clean)
+        .to_bytes()
+        .map_err(|e| anyhow!("the shown key is not base32: {e:?}"))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    Ok(totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, key).generate(now + ahead))
+}
+
+/// `$1234.56` (as the billing pages show money) → 123456 cents.
+fn shown_cents(text: &str) -> Result<i64> {
+    let t = text.trim();
+    let (sign, t) = t.strip_prefix('-').map_or((1, t), |r| (-1, r));
+    let (whole, cents) = t
+        .strip_prefix('$')
+        .and_then(|t| t.split_once('.'))
+        .with_context(|| format!("`{text}` is not an amount"))?;
+    Ok(sign * (whole.parse::<i64>()? * 100 + cents.parse::<i64>()?))
+}
+
+/// The link of the newest verification mail to `email`, from the POD's outbox.
+async fn verification_link(app: &App, admin: &str, email: &str) -> Result<String> {
+    let r = app
+        .get(&format!("/api/v1/admin/outbox?to={email}"), Some(admin))
+        .await?;
+    r.body["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["kind"] == "verify_email")
+        .filter_map(|m| m["body_text"].as_str())
+        .flat_map(str::split_whitespace)
+        .find(|w| w.contains("/verify-email?token="))
+        .map(str::to_string)
+        .with_context(|| format!("no verification mail to {email}: {}", r.body))
+}
+
+/// A new user's whole journey, every step through the pages; the API is only read to check
+/// what the pages claim (and the outbox stands in for the user's mailbox).
+async fn journey(app: &App, b: &Browser) -> Result<()> {
+    let base = app.url.as_str();
+    let admin = app.admin_token().await?;
+    // A LIVE-like POD: addresses must be confirmed, no free play money; the meter ticks
+    // every second so usage shows within the walk.
+    for (key, value) in [
+        ("auth.require_email_verification", json!(true)),
+        ("billing.sandbox_starter_credit_minor", json!(0)),
+        ("billing.meter_interval_seconds", json!(1)),
+    ] {
+        let r = app
+            .set_param(&admin, key, json!({ "value": value }))
+            .await?;
+        ensure!(r.status == 200, "setting {key}: {} {}", r.status, r.body);
+    }
+    wait_for_offers(app).await?;
+    // The pricier the machine, the sooner a whole cent of usage is posted.
+    let mut filter = None;
+    for min_gpus in ["8", "4", "2", "1"] {
+        if app
+            .pick_offer(&format!("min_gpus={min_gpus}&max_price=100"))
+            .await
+            .is_ok()
+        {
+            filter = Some(min_gpus);
+            break;
+        }
+    }
+    let min_gpus = filter.context("no available offer under $100/h")?;
+    let email = format!("journey-{}@e2e.test", uuid::Uuid::new_v4().simple());
+    let password = "Journey-password-7";
+
+    // 1. Sign up: the page asks to confirm the address instead of signing in.
+    b.goto(&format!("{base}/register")).await?;
+    b.wait(
+        "the sign-up form",
+        "return !!document.querySelector('#register-submit')",
+        json!([]),
+    )
+    .await?;
+    b.type_into("#email", &email).await?;
+    b.type_into("#password", password).await?;
+    b.click("#register-submit").await?;
+    let notice = b
+        .wait(
+            "the check-your-mailbox notice",
+            "const n = document.querySelector('#verify-notice');
+             return !n.hidden && document.querySelector('#register-form').hidden && n.textContent",
+            json!([]),
+        )
+        .await?;
+    ensure!(
+        notice
+            .as_str()
+            .unwrap_or_default()
+            .contains("Check your mailbox"),
+        "the notice says {notice}"
+    );
+    b.screenshot("/tmp/gpubroker-journey-registered.png")
+        .await?;
+
+    // 2. Signing in before confirming is refused, with a way to a new link.
+    b.goto(&format!("{base}/login")).await?;
+    b.wait(
+        "the login form",
+        "return !!document.querySelector('#login-submit')",
+        json!([]),
+    )
+    .await?;
+    b.type_into("#email", &email).await?;
+    b.type_into("#password", password).await?;
+    b.click("#login-submit").await?;
+    let refused = b
+        .wait(
+            "the not-verified problem",
+            "const e = document.querySelector('#auth-error');
+             return !e.hidden && e.querySelector('#resend-link') && e.textContent",
+            json!([]),
+        )
+        .await?;
+    ensure!(
+        refused
+            .as_str()
+            .unwrap_or_default()
+            .contains("verify your email"),
+        "the login page says {refused}"
+    );
+
+    // 3. The emailed link confirms the address, then drops the token from the address bar.
+    let link = verification_link(app, &admin, &email).await?;
+    ensure!(
+        link.starts_with(&format!("{base}/verify-email?token=")),
+        "unexpected verification link {link}"
+    );
+    b.goto(&link).await?;
+    let done = b
+        .wait(
+            "the confirmation",
+            "const d = document.querySelector('#verify-done'); return !d.hidden && d.textContent",
+            json!([]),
+        )
+        .await?;
+    ensure!(
+        done.as_str().unwrap_or_default().contains("confirmed"),
+        "the page says {done}"
+    );
+    let leftover = b.js("return location.search", json!([])).await?;
+    ensure!(
+        leftover == "",
+        "the spent token stays in the address bar: {leftover}"
+    );
+
+    // 4. Log in: no credit yet, so billing comes first with the onboarding call to action.
+    b.click("#verify-done a#to-login").await?;
+    b.wait_path("/login").await?;
+    b.type_into("#email", &email).await?;
+    b.type_into("#password", password).await?;
+    b.click("#login-submit").await?;
+    b.wait_path("/billing").await?;
+    b.wait(
+        "the onboarding call to action and a zero balance",
+        "return !document.querySelector('#onboarding').hidden
+           && document.querySelector('#bal-available').textContent === '$0.00'
+           && document.querySelector('#nav-user').textContent === arguments[0]",
+        json!([email]),
+    )
+    .await?;
+
+    // 5. Turn on two-factor authentication from the security page.
+    b.click("#nav-security").await?;
+    b.wait_path("/security").await?;
+    b.wait(
+        "the security status",
+        "return document.querySelector('#sec-mfa').textContent === 'off'
+           && document.querySelector('#sec-verified').textContent === 'confirmed'
+           && !document.querySelector('#mfa-off').hidden",
+        json!([]),
+    )
+    .await?;
+    b.click("#mfa-enrol").await?;
+    let secret = b
+        .wait(
+            "the authenticator key and QR code",
+            "const s = document.querySelector('#mfa-secret').textContent;
+             return !document.querySelector('#mfa-setup').hidden
+               && document.querySelector('#mfa-qr').src.startsWith('data:image/svg+xml') && s",
+            json!([]),
+        )
+        .await?;
+    let secret = secret.as_str().context("no key shown")?.to_string();
+    b.type_into("#mfa-activate-code", &totp(&secret, 0)?)
+        .await?;
+    b.click("#mfa-activate").await?;
+    let codes = b
+        .wait(
+            "MFA on, with recovery codes",
+            "return document.querySelector('#sec-mfa').textContent.startsWith('on')
+               && !document.querySelector('#mfa-codes').hidden
+               && document.querySelectorAll('#mfa-code-list li').length",
+            json!([]),
+        )
+        .await?;
+    ensure!(
+        codes.as_u64().unwrap_or(0) >= 5,
+        "only {codes} recovery codes shown"
+    );
+    b.screenshot("/tmp/gpubroker-journey-mfa.png").await?;
+    b.logout().await?;
+
+    // 6. Log in again: password, then a code from the app (the next time step: the one used
+    // to turn MFA on cannot be replayed).
+    b.goto(&format!("{base}/login")).await?;
+    b.wait(
+        "the login form",
+        "return !!document.querySelector('#login-submit')",
+        json!([]),
+    )
+    .await?;
+    b.type_into("#email", &email).await?;
+    b.type_into("#password", password).await?;
+    b.click("#login-submit").await?;
+    b.wait(
+        "the code step",
+        "return !document.querySelector('#mfa-form').hidden && document.querySelector('#login-form').hidden",
+        json!([]),
+    )
+    .await?;
+    b.type_into("#mfa-code", &totp(&secret, 30)?).await?;
+    b.click("#mfa-submit").await?;
+    b.wait_path("/billing").await?;
+    let before = b
+        .wait(
+            "the balance before the top-up",
+            "const t = document.querySelector('#bal-available').textContent; return t !== '–' && t",
+            json!([]),
+        )
+        .await?;
+    let before = shown_cents(before.as_str().unwrap_or_default())?;
+
+    // 7. Top up through the sandbox gateway: intent → test card → signed webhook → credit.
+    b.click("#onboarding a").await?;
+    b.wait_path("/billing/topup").await?;
+    b.type_into("#topup-amount", "250.00").await?;
+    b.click("#topup-submit").await?;
+    b.wait(
+        "the payment to confirm with a test card",
+        "return !document.querySelector('#topup-pay').hidden
+           && !document.querySelector('#confirm-form').hidden
+           && document.querySelector('#stripe-form').hidden
+           && document.querySelector('#topup-intent').textContent.includes('$250.00')",
+        json!([]),
+    )
+    .await?;
+    b.click("#confirm-card option[value=\"4242424242424242\"]")
+        .await?;
+    b.click("#confirm-submit").await?;
+    let paid = b
+        .wait(
+            "the payment to succeed",
+            "const d = document.querySelector('#topup-done');
+             return !d.hidden && document.querySelector('#topup-pay').hidden
+               && [...document.querySelectorAll('#payments-body tr')].some(r => r.textContent.includes('succeeded'))
+               && d.textContent",
+            json!([]),
+        )
+        .await?;
+    ensure!(
+        paid.as_str().unwrap_or_default().contains("$250.00 added"),
+        "the page says {paid}"
+    );
+    b.screenshot("/tmp/gpubroker-journey-topup.png").await?;
+    b.click("#nav-billing").await?;
+    b.wait_path("/billing").await?;
+    let after = b
+        .wait(
+            "the new balance",
+            "const t = document.querySelector('#bal-available').textContent; return t !== '–' && t",
+            json!([]),
+        )
+        .await?;
+    let after = shown_cents(after.as_str().unwrap_or_default())?;
+    // Readable, not only present: the figure is not painted in its card's colour.
+    let legible = b
+        .js(
+            "const dd = document.querySelector('#bal-available');
+             const card = document.querySelector('#billing-summary');
+             return getComputedStyle(dd).color !== getComputedStyle(card).backgroundColor
+               && dd.getBoundingClientRect().height > 0",
+            json!([]),
+        )
+        .await?;
+    ensure!(
+        legible == json!(true),
+        "the balance is invisible on its card"
+    );
+    ensure!(
+        after == before + 25_000,
+        "the balance went from {before} to {after} cents, not up by 25000"
+    );
+    ensure!(
+        b.js(
+            "return document.querySelector('#onboarding').hidden",
+            json!([])
+        )
+        .await?
+            == json!(true),
+        "the onboarding notice stays after the top-up"
+    );
+
+    // 8. Deploy from the marketplace.
+    b.click("#nav-offers").await?;
+    b.wait_path("/offers").await?;
+    b.wait(
+        "the first results",
+        "return document.querySelector('#offers-table').dataset.state === 'ready'",
+        json!([]),
+    )
+    .await?;
+    b.type_into("#f-min-gpus", min_gpus).await?;
+    b.type_into("#f-max-price", "100").await?;
+    b.click("#f-available").await?;
+    b.click("#f-submit").await?;
+    b.wait(
+        "the filtered results",
+        "const t = document.querySelector('#offers-table');
+         const q = new URLSearchParams(t.dataset.query || '');
+         return t.dataset.state === 'ready' && q.get('available') === 'true' && q.get('min_gpus') === arguments[0]
+           && document.querySelectorAll('tr[data-offer-id]').length",
+        json!([min_gpus]),
+    )
+    .await?;
+    let offer_id = b
+        .js(
+            "return document.querySelector('tr[data-offer-id]').dataset.offerId",
+            json!([]),
+        )
+        .await?;
+    let offer_id = offer_id
+        .as_str()
+        .context("offer row without id")?
+        .to_string();
+    b.click("tr[data-offer-id] a.offer-link").await?;
+    b.wait(
+        "the offer detail",
+        "const d = document.querySelector('#offer-detail'); return d && !d.hidden && d.dataset.offerId === arguments[0]",
+        json!([offer_id]),
+    )
+    .await?;
+    b.click("#deploy-submit").await?;
+    b.wait_path("/deployments").await?;
+    let id = b
+        .js(
+            "return new URLSearchParams(location.search).get('highlight')",
+            json!([]),
+        )
+        .await?;
+    let id = id
+        .as_str()
+        .context("no deployment id after deploying")?
+        .to_string();
+    let row = "return document.querySelector(`tr[data-deployment-id=\"${arguments[0]}\"]`)?.dataset.state === arguments[1]";
+    b.wait("the deployment to be ready", row, json!([id, "ready"]))
+        .await?;
+
+    // 9. Activate it by the emailed link.
+    let token = app.activation_token(&admin, &email, &id).await?;
+    b.goto(&format!("{base}/activate/{id}?token={token}"))
+        .await?;
+    let result = b
+        .wait(
+            "the activation result",
+            "return document.querySelector('#activate-card').dataset.result",
+            json!([]),
+        )
+        .await?;
+    ensure!(
+        result == "ok",
+        "activation failed: {}",
+        b.text("#activate-error").await.unwrap_or_default()
+    );
+
+    // 10. Metered usage: a burn rate while it runs, and usage lines in the ledger history.
+    let billing = format!("{base}/billing");
+    b.wait_reloading(
+        &billing,
+        "a burn rate and a usage line for the deployment",
+        "return document.querySelector('#bal-burn').textContent.endsWith('/ h')
+           && [...document.querySelectorAll('#ledger-body tr[data-kind=usage]')]
+                .some(r => r.textContent.includes(arguments[0]))",
+        json!([id]),
+    )
+    .await?;
+    let burn = b.text("#bal-burn").await?;
+    ensure!(
+        shown_cents(burn.trim_end_matches(" / h"))? > 0,
+        "the burn rate shows {burn}"
+    );
+    b.screenshot("/tmp/gpubroker-journey-metered.png").await?;
+
+    // 11. Release it.
+    b.click("#nav-deployments").await?;
+    b.wait_path("/deployments").await?;
+    b.wait("the deployment to show active", row, json!([id, "active"]))
+        .await?;
+    b.click(&format!("tr[data-deployment-id=\"{id}\"] .release"))
+        .await?;
+    b.click(&format!("tr[data-deployment-id=\"{id}\"] .release-confirm"))
+        .await?;
+    b.wait(
+        "the deployment to be released",
+        row,
+        json!([id, "released"]),
+    )
+    .await?;
+
+    // 12. The statement shows the deployment's usage, and its CSV downloads.
+    b.goto(&billing).await?;
+    let charged = b
+        .wait(
+            "the deployment's usage line in the statement",
+            "const r = [...document.querySelectorAll('#usage-allocations tbody tr')]
+               .find(r => r.textContent.includes(arguments[0]));
+             return r && r.querySelector('td.num').textContent",
+            json!([id]),
+        )
+        .await?;
+    let charged = shown_cents(charged.as_str().unwrap_or_default())?;
+    ensure!(
+        charged > 0,
+        "the statement charges {charged} cents for {id}"
+    );
+    let summary = b.text("#statement-summary").await?;
+    ensure!(
+        summary.contains(&format!("usage ${}.{:02}", charged / 100, charged % 100)),
+        "the summary `{summary}` does not total the usage"
+    );
+    ensure!(
+        b.js(
+            "return document.querySelector('#bal-burn').textContent",
+            json!([])
+        )
+        .await?
+            == json!("nothing running"),
+        "something is still metered after the release"
+    );
+    b.click("#csv-download").await?;
+    let downloads = b.downloads();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let csv = loop {
+        let found = std::fs::read_dir(&downloads)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("gpubroker-statement-") && n.ends_with(".csv"))
+            });
+        if let Some(p) = found {
+            break std::fs::read_to_string(&p)
+                .with_context(|| format!("reading {}", p.display()))?;
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "no statement CSV in {} within {WAIT:?}",
+            downloads.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    ensure!(
+        csv.starts_with("at,transaction_id,kind,allocation_id,"),
+        "the CSV starts with {}",
+        csv.lines().next().unwrap_or_default()
+    );
+    ensure!(
+        csv.lines()
+            .any(|l| l.contains(",usage,") && l.contains(&id)),
+        "the CSV has no usage line for {id}"
+    );
+    ensure!(
+        csv.lines().any(|l| l.contains(",topup,")),
+        "the CSV has no top-up line"
+    );
+    b.screenshot("/tmp/gpubroker-journey-statement.png").await?;
+
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_user_signs_up_verifies_enrols_mfa_tops_up_deploys_is_metered_and_reads_the_statement_in_a_real_browser(
+) -> Result<()> {
+    let app = spawn_app().await?;
+    let browser = Browser::start().await?;
+    let walked = journey(&app, &browser).await;
+    if walked.is_err() {
+        let _ = browser.screenshot(FAILURE_SHOT).await;
+    }
+    browser.quit().await;
+    app.stop().await;
+    walked.with_context(|| format!("the journey failed (screenshot: {FAILURE_SHOT})"))
 }

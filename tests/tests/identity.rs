@@ -429,3 +429,73 @@ async fn a_replayed_refresh_token_revokes_its_family_and_logout_revokes_the_sess
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_sandbox_pod_with_required_verification_keeps_the_play_money_but_refuses_sign_in_until_confirmed(
+) {
+    // Arrange
+    let app = spawn_app().await.unwrap();
+    let admin = app.admin_token().await.unwrap();
+    let r = app
+        .set_param(
+            &admin,
+            "auth.require_email_verification",
+            json!({"value": true}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let email = "sandy@e2e.test";
+    let password = "Correct-Horse-Battery-9";
+
+    // Act: sign up, try to sign in, confirm, sign in.
+    let signup = app
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": email, "password": password}),
+        )
+        .await
+        .unwrap();
+    let early = login(&app, email, password).await;
+    let mail = newest_mail(&app, &admin, email, "verify_email").await;
+    let confirmed = app
+        .post(
+            "/api/v1/auth/verify-email",
+            None,
+            json!({"token": link_token(&mail)}),
+        )
+        .await
+        .unwrap();
+    let late = login(&app, email, password).await;
+
+    // Assert
+    assert_eq!(signup.status, 201, "{}", signup.body);
+    assert_eq!(signup.body["verification_required"], true);
+    assert!(signup.body.get("access_token").is_none());
+    assert_eq!(early.status, 403, "{}", early.body);
+    assert_eq!(early.body["type"], format!("{PROBLEM}email-not-verified"));
+    assert_eq!(confirmed.status, 200, "{}", confirmed.body);
+    assert_eq!(late.status, 200, "{}", late.body);
+    let access = late.body["access_token"].as_str().unwrap().to_string();
+    let billing = app.get("/api/v1/billing", Some(&access)).await.unwrap();
+    assert_eq!(
+        billing.body["available_minor"].as_i64(),
+        Some(100_000),
+        "the SANDBOX starter credit: {}",
+        billing.body
+    );
+    // The default stays as before: a SANDBOX sign-up is signed in at once.
+    let r = app
+        .set_param(
+            &admin,
+            "auth.require_email_verification",
+            json!({"value": false}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let quick = app.register("quick@e2e.test").await.unwrap();
+    assert!(!quick.is_empty());
+    app.stop().await;
+}

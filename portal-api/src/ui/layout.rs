@@ -22,6 +22,21 @@ pub enum Nav {
     Security,
 }
 
+/// Scripts from outside the binary that a page loads; the page's Content-Security-Policy
+/// allows exactly those origins, and no other page's does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum External {
+    /// Everything from this server (every page of a SANDBOX POD).
+    #[default]
+    Nothing,
+    /// Stripe.js (`https://js.stripe.com/v3/`) and its frames: the top-up page when the POD's
+    /// payment gateway is Stripe.
+    StripeJs,
+}
+
+/// Where Stripe.js is loaded from (Stripe requires it be loaded from there, never bundled).
+pub const STRIPE_JS: &str = "https://js.stripe.com/v3/";
+
 /// One rendered page.
 #[derive(Debug)]
 pub struct Page {
@@ -32,11 +47,21 @@ pub struct Page {
     pub script: Option<&'static str>,
     /// Trusted HTML: static fragments, or markup built with [`escape`].
     pub body: String,
+    /// Third-party scripts the page loads before its own.
+    pub external: External,
 }
 
 /// No inline script or style anywhere, so the policy can forbid both.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The policy of a page that loads Stripe.js: its script, its frames (Payment Element, 3-D
+/// Secure) and its API, nothing else from outside.
+const CSP_STRIPE: &str = "default-src 'self'; script-src 'self' https://js.stripe.com; \
+    style-src 'self'; img-src 'self' data: https://*.stripe.com; \
+    connect-src 'self' https://api.stripe.com; \
+    frame-src https://js.stripe.com https://hooks.stripe.com; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
 
 fn nav_link(href: &str, label: &str, id: &str, current: bool, extra: &str) -> String {
     let aria = if current {
@@ -63,15 +88,19 @@ fn mode_badge(mode: Mode) -> &'static str {
 impl Page {
     pub fn render(&self) -> String {
         let v = assets::version();
+        let external = match self.external {
+            External::Nothing => String::new(),
+            External::StripeJs => format!("<script src=\"{STRIPE_JS}\" defer></script>\n"),
+        };
         let script = self
             .script
             .map(|s| {
                 format!(
-                    "<script src=\"/assets/{}?v={v}\" defer></script>",
+                    "{external}<script src=\"/assets/{}?v={v}\" defer></script>",
                     escape(s)
                 )
             })
-            .unwrap_or_default();
+            .unwrap_or(external);
         let nav = [
             nav_link(
                 "/offers",
@@ -143,9 +172,13 @@ impl Page {
 
 impl IntoResponse for Page {
     fn into_response(self) -> Response {
+        let csp = match self.external {
+            External::Nothing => CSP,
+            External::StripeJs => CSP_STRIPE,
+        };
         (
             [
-                (header::CONTENT_SECURITY_POLICY, CSP),
+                (header::CONTENT_SECURITY_POLICY, csp),
                 (header::CACHE_CONTROL, "no-cache"),
                 (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
                 (header::REFERRER_POLICY, "no-referrer"),
@@ -168,6 +201,7 @@ mod tests {
             mode: Mode::Sandbox,
             script: Some("deployments.js"),
             body: "<p id=\"b\">body</p>".into(),
+            external: External::Nothing,
         }
         .render();
         assert!(html.contains("<title>&lt;x&gt; · gpubroker</title>"));
@@ -175,5 +209,34 @@ mod tests {
         assert!(html.contains("SANDBOX"));
         assert!(html.contains("/assets/deployments.js?v="));
         assert!(html.contains("<p id=\"b\">body</p>"));
+        assert!(!html.contains("stripe.com"));
+    }
+
+    #[test]
+    fn a_page_with_stripe_js_loads_it_before_its_own_script_and_allows_only_stripe() {
+        let page = Page {
+            title: "Top up",
+            nav: Nav::Billing,
+            mode: Mode::Live,
+            script: Some("topup.js"),
+            body: String::new(),
+            external: External::StripeJs,
+        };
+        let html = page.render();
+        let stripe = html.find(STRIPE_JS).unwrap_or(usize::MAX);
+        let own = html.find("/assets/topup.js").unwrap_or(0);
+        assert!(stripe < own, "Stripe.js must load before the page script");
+        let resp = page.into_response();
+        let csp = resp
+            .headers()
+            .get(header::CONTENT_SECURITY_POLICY)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(
+            csp.contains("script-src 'self' https://js.stripe.com;"),
+            "{csp}"
+        );
+        assert!(csp.contains("frame-src https://js.stripe.com"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
     }
 }

@@ -17,10 +17,11 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use broker::payments::GatewayKind;
 use broker::tenants::{Mode, DEFAULT_TENANT};
 
 use crate::state::AppState;
-use layout::{Nav, Page};
+use layout::{External, Nav, Page};
 
 /// Escapes text for HTML element content and double-quoted attribute values.
 pub fn escape(s: &str) -> String {
@@ -72,6 +73,7 @@ async fn landing(State(s): State<Arc<AppState>>) -> Response {
         mode,
         script: None,
         body: landing::render(&snap),
+        external: External::Nothing,
     }
     .into_response()
 }
@@ -90,6 +92,7 @@ async fn shell(
         mode: default_mode(s).await,
         script: Some(script),
         body,
+        external: External::Nothing,
     }
     .into_response()
 }
@@ -209,6 +212,7 @@ async fn plans_page(State(s): State<Arc<AppState>>) -> Response {
             mode,
             script: None,
             body: plans::render(&plans),
+            external: External::Nothing,
         }
         .into_response(),
         Err(e) => crate::error::ApiError::Broker(e).into_response(),
@@ -226,15 +230,41 @@ async fn billing_page(State(s): State<Arc<AppState>>) -> Response {
     .await
 }
 
+/// The top-up page. When the POD pays through Stripe and a publishable key is configured it
+/// loads Stripe.js and carries the key (the page mounts the Payment Element with the
+/// PaymentIntent's client secret); otherwise nothing loads from outside this server.
 async fn topup(State(s): State<Arc<AppState>>) -> Response {
-    shell(
-        &s,
-        "Credit & payments",
-        Nav::Billing,
-        "topup.js",
-        assets::TOPUP_HTML.to_string(),
-    )
-    .await
+    let stripe = match s.broker.payments.gateway_for(DEFAULT_TENANT).await {
+        Ok(g) => g.kind() == GatewayKind::Stripe,
+        Err(e) => {
+            // A LIVE POD without Stripe: the page still renders; a top-up gets the problem.
+            tracing::debug!(error = %e, "no payment gateway for the top-up page");
+            false
+        }
+    };
+    let key = s
+        .stripe_publishable_key
+        .as_deref()
+        .filter(|k| stripe && !k.is_empty());
+    let config = key.map_or_else(String::new, |k| {
+        format!(
+            "<div id=\"stripe-config\" data-publishable-key=\"{}\" hidden></div>",
+            escape(k)
+        )
+    });
+    Page {
+        title: "Credit & payments",
+        nav: Nav::Billing,
+        mode: default_mode(&s).await,
+        script: Some("topup.js"),
+        body: assets::TOPUP_HTML.replace("{{stripe}}", &config),
+        external: if key.is_some() {
+            External::StripeJs
+        } else {
+            External::Nothing
+        },
+    }
+    .into_response()
 }
 
 /// The UI's routes: pages, and the embedded assets under `/assets/`.
