@@ -232,6 +232,39 @@ impl App {
         .await
     }
 
+    /// Requests a deployment of an offer (by its id as the API gave it).
+    pub async fn deploy(&self, token: &str, offer_id: &Value) -> Result<Resp> {
+        self.post(
+            "/api/v1/deployments",
+            Some(token),
+            json!({"offer_id": offer_id}),
+        )
+        .await
+    }
+
+    /// Asks to release a deployment.
+    pub async fn release(&self, token: &str, id: &str) -> Result<Resp> {
+        self.post(
+            &format!("/api/v1/deployments/{id}/release"),
+            Some(token),
+            json!({}),
+        )
+        .await
+    }
+
+    /// Sets a SANDBOX provider's market knobs as admin (`latency_ms`, `failure_rate`,
+    /// `out_of_capacity`, `provision_seconds`, `release_seconds`).
+    pub async fn set_knobs(&self, admin: &str, provider: &str, knobs: Value) -> Result<Resp> {
+        self.call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/admin/sandbox/providers/{provider}/knobs"),
+            Some(admin),
+            Some(knobs),
+            &[],
+        )
+        .await
+    }
+
     /// Polls a deployment until its state is `want` (or a terminal surprise), up to `secs`.
     pub async fn wait_state(&self, token: &str, id: &str, want: &str, secs: u64) -> Result<Value> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);

@@ -352,25 +352,9 @@ async fn a_provider_that_cannot_deliver_fails_the_deployment_and_frees_the_slot(
     assert_eq!(r.status, 200, "{}", r.body);
     let offer = app.pick_offer("provider=lambda").await.unwrap();
     let knobs = json!({"latency_ms": 0, "failure_rate": 0.0, "out_of_capacity": true, "provision_seconds": 1, "release_seconds": 1});
-    let r = app
-        .call(
-            reqwest::Method::PUT,
-            "/api/v1/admin/sandbox/providers/lambda/knobs",
-            Some(&admin),
-            Some(knobs),
-            &[],
-        )
-        .await
-        .unwrap();
+    let r = app.set_knobs(&admin, "lambda", knobs).await.unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
-    let d = app
-        .post(
-            "/api/v1/deployments",
-            Some(&me),
-            json!({"offer_id": offer["id"]}),
-        )
-        .await
-        .unwrap();
+    let d = app.deploy(&me, &offer["id"]).await.unwrap();
     assert_eq!(d.status, 201, "{}", d.body);
     let failed = app
         .wait_state(&me, d.body["id"].as_str().unwrap(), "failed", 30)

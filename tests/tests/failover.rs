@@ -66,16 +66,7 @@ async fn offer_with_equivalents(app: &App) -> (Value, usize) {
 }
 
 async fn set_knobs(app: &App, admin: &str, provider: &str, knobs: Value) {
-    let r = app
-        .call(
-            reqwest::Method::PUT,
-            &format!("/api/v1/admin/sandbox/providers/{provider}/knobs"),
-            Some(admin),
-            Some(knobs),
-            &[],
-        )
-        .await
-        .unwrap();
+    let r = app.set_knobs(admin, provider, knobs).await.unwrap();
     assert!(r.status < 300, "{} {}", r.status, r.body);
 }
 
@@ -119,82 +110,62 @@ async fn setup(app: &App) -> String {
     admin
 }
 
-#[tokio::test]
-async fn no_capacity_fails_over_to_the_next_equivalent_offer_and_records_the_attempt() {
-    let app = spawn_app().await.unwrap();
-    let admin = setup(&app).await;
-    let (offer, _) = offer_with_equivalents(&app).await;
+/// Deploys an offer that has equivalents while its provider misbehaves per `knobs`; returns
+/// the offer, the settled deployment and the user's token.
+async fn deploy_while_first_provider_fails(
+    app: &App,
+    email: &str,
+    knobs: Value,
+) -> (Value, Value, String) {
+    let admin = setup(app).await;
+    let (offer, _) = offer_with_equivalents(app).await;
     let first = offer["provider"].as_str().unwrap().to_string();
-    let user = app.register("failover@e2e.test").await.unwrap();
-    set_knobs(&app, &admin, &first, knobs(true, 0.0)).await;
-    let r = app
-        .post(
-            "/api/v1/deployments",
-            Some(&user),
-            json!({"offer_id": offer["id"]}),
-        )
-        .await
-        .unwrap();
+    let user = app.register(email).await.unwrap();
+    set_knobs(app, &admin, &first, knobs).await;
+    let r = app.deploy(&user, &offer["id"]).await.unwrap();
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.body["id"].as_str().unwrap().to_string();
-    let d = settle(&app, &user, &id).await;
+    let d = settle(app, &user, &id).await;
     assert_eq!(d["state"], "active", "{d}");
     assert_ne!(d["provider"], first.as_str(), "moved away: {d}");
     assert_eq!(d["gpu_model"], offer["gpu_model"]);
     assert_eq!(d["gpu_count"], offer["gpu_count"]);
+    let attempts = d["attempts"].as_array().unwrap();
+    assert!(!attempts.is_empty(), "{d}");
+    assert_eq!(attempts[0]["seq"], 1);
+    assert_eq!(attempts[0]["provider"], first.as_str(), "{d}");
+    assert_eq!(attempts[0]["offer_id"], offer["id"]);
+    assert!(
+        attempts.iter().all(|a| a["offer_id"] != d["offer_id"]),
+        "the current offer is not among the ones left: {d}"
+    );
+    (offer, d, user)
+}
+
+#[tokio::test]
+async fn no_capacity_fails_over_to_the_next_equivalent_offer_and_records_the_attempt() {
+    let app = spawn_app().await.unwrap();
+    let (offer, d, user) =
+        deploy_while_first_provider_fails(&app, "failover@e2e.test", knobs(true, 0.0)).await;
+    assert_eq!(d["attempts"][0]["outcome"], "no_capacity");
     assert!(
         price(&json!({"price_per_hour": d["quoted_price_per_hour"]})) <= 2.0 * price(&offer),
         "within the tolerance: {d}"
     );
-    let attempts = d["attempts"].as_array().unwrap();
-    assert!(!attempts.is_empty(), "{d}");
-    assert_eq!(attempts[0]["seq"], 1);
-    assert_eq!(attempts[0]["provider"], first.as_str());
-    assert_eq!(attempts[0]["offer_id"], offer["id"]);
-    assert_eq!(attempts[0]["outcome"], "no_capacity");
-    assert_eq!(
-        attempts.last().map(|a| a["offer_id"] != d["offer_id"]),
-        Some(true),
-        "the current offer is not among the ones left: {d}"
-    );
-    // The list view stays lean; the deployment releases from where it ended up.
-    let r = app
-        .post(
-            &format!("/api/v1/deployments/{id}/release"),
-            Some(&user),
-            json!({}),
-        )
-        .await
-        .unwrap();
+    // It releases from where it ended up.
+    let id = d["id"].as_str().unwrap();
+    let r = app.release(&user, id).await.unwrap();
     assert_eq!(r.status, 202, "{}", r.body);
-    app.wait_state(&user, &id, "released", 60).await.unwrap();
+    app.wait_state(&user, id, "released", 60).await.unwrap();
     app.stop().await;
 }
 
 #[tokio::test]
 async fn transient_failures_fail_over_too() {
     let app = spawn_app().await.unwrap();
-    let admin = setup(&app).await;
-    let (offer, _) = offer_with_equivalents(&app).await;
-    let first = offer["provider"].as_str().unwrap().to_string();
-    let user = app.register("transient@e2e.test").await.unwrap();
-    set_knobs(&app, &admin, &first, knobs(false, 1.0)).await;
-    let r = app
-        .post(
-            "/api/v1/deployments",
-            Some(&user),
-            json!({"offer_id": offer["id"]}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.body);
-    let id = r.body["id"].as_str().unwrap().to_string();
-    let d = settle(&app, &user, &id).await;
-    assert_eq!(d["state"], "active", "{d}");
-    assert_ne!(d["provider"], first.as_str(), "{d}");
-    let attempts = d["attempts"].as_array().unwrap();
-    assert_eq!(attempts[0]["provider"], first.as_str(), "{d}");
-    assert_eq!(attempts[0]["outcome"], "transient", "{d}");
+    let (_, d, _) =
+        deploy_while_first_provider_fails(&app, "transient@e2e.test", knobs(false, 1.0)).await;
+    assert_eq!(d["attempts"][0]["outcome"], "transient", "{d}");
     app.stop().await;
 }
 
@@ -215,14 +186,7 @@ async fn with_no_attempts_left_the_deployment_fails_and_says_why() {
     let first = offer["provider"].as_str().unwrap().to_string();
     let user = app.register("nowhere@e2e.test").await.unwrap();
     set_knobs(&app, &admin, &first, knobs(true, 0.0)).await;
-    let r = app
-        .post(
-            "/api/v1/deployments",
-            Some(&user),
-            json!({"offer_id": offer["id"]}),
-        )
-        .await
-        .unwrap();
+    let r = app.deploy(&user, &offer["id"]).await.unwrap();
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.body["id"].as_str().unwrap().to_string();
     let d = settle(&app, &user, &id).await;
@@ -261,14 +225,7 @@ async fn the_reconciler_releases_instances_no_live_allocation_owns_and_keeps_the
     let admin = setup(&app).await;
     let offer = app.pick_offer("provider=lambda").await.unwrap();
     let user = app.register("owner@e2e.test").await.unwrap();
-    let r = app
-        .post(
-            "/api/v1/deployments",
-            Some(&user),
-            json!({"offer_id": offer["id"]}),
-        )
-        .await
-        .unwrap();
+    let r = app.deploy(&user, &offer["id"]).await.unwrap();
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.body["id"].as_str().unwrap().to_string();
     let live = app.wait_state(&user, &id, "active", 60).await.unwrap();
@@ -359,14 +316,7 @@ async fn a_release_is_final_only_when_the_provider_confirms_it() {
         .unwrap();
     assert!(r.status < 300, "{}", r.body);
     let user = app.register("confirm@e2e.test").await.unwrap();
-    let r = app
-        .post(
-            "/api/v1/deployments",
-            Some(&user),
-            json!({"offer_id": offer["id"]}),
-        )
-        .await
-        .unwrap();
+    let r = app.deploy(&user, &offer["id"]).await.unwrap();
     let id = r.body["id"].as_str().unwrap().to_string();
     let d = app.wait_state(&user, &id, "active", 60).await.unwrap();
     let instance = d["instance_id"].as_str().unwrap().to_string();
@@ -378,14 +328,7 @@ async fn a_release_is_final_only_when_the_provider_confirms_it() {
         .await
         .unwrap();
     set_knobs(&app, &admin, "lambda", knobs(false, 1.0)).await;
-    let r = app
-        .post(
-            &format!("/api/v1/deployments/{id}/release"),
-            Some(&user),
-            json!({}),
-        )
-        .await
-        .unwrap();
+    let r = app.release(&user, &id).await.unwrap();
     assert_eq!(r.status, 202, "{}", r.body);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let d = app
