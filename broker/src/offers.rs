@@ -653,7 +653,8 @@ struct LastGood {
 
 /// The offer index of one world (sandbox or live): its providers and current snapshot.
 pub struct OfferIndex {
-    providers: Vec<Arc<dyn Provider>>,
+    /// Replaced whole when the world changes (LIVE credentials written or removed).
+    providers: RwLock<Vec<Arc<dyn Provider>>>,
     current: RwLock<Arc<Snapshot>>,
     last_good: tokio::sync::Mutex<HashMap<ProviderId, LastGood>>,
 }
@@ -661,7 +662,7 @@ pub struct OfferIndex {
 impl std::fmt::Debug for OfferIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OfferIndex")
-            .field("providers", &self.providers.len())
+            .field("providers", &self.providers().len())
             .finish()
     }
 }
@@ -669,14 +670,31 @@ impl std::fmt::Debug for OfferIndex {
 impl OfferIndex {
     pub fn new(providers: Vec<Arc<dyn Provider>>) -> Self {
         OfferIndex {
-            providers,
+            providers: RwLock::new(providers),
             current: RwLock::new(Arc::new(Snapshot::empty())),
             last_good: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
 
     pub fn provider(&self, id: &ProviderId) -> Option<Arc<dyn Provider>> {
-        self.providers.iter().find(|p| p.id() == id).cloned()
+        self.providers().into_iter().find(|p| p.id() == id)
+    }
+
+    /// The world's providers now.
+    pub fn providers(&self) -> Vec<Arc<dyn Provider>> {
+        match self.providers.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the world's providers; the next [`OfferIndex::refresh`] lists the new ones
+    /// (a replaced provider keeps its last good listing as the stale fallback).
+    pub fn set_providers(&self, providers: Vec<Arc<dyn Provider>>) {
+        match self.providers.write() {
+            Ok(mut g) => *g = providers,
+            Err(p) => *p.into_inner() = providers,
+        }
     }
 
     /// The current snapshot (cheap: an `Arc` clone).
@@ -698,8 +716,7 @@ impl OfferIndex {
         track_record: &HashMap<ProviderId, (i64, i64)>,
     ) -> Result<Arc<Snapshot>> {
         let mut set = tokio::task::JoinSet::new();
-        for p in &self.providers {
-            let p = Arc::clone(p);
+        for p in self.providers() {
             let span = info_span!("provider.list_offers", provider = %p.id());
             set.spawn(
                 async move {
