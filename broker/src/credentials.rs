@@ -73,9 +73,7 @@ impl MasterKey {
             .decode(raw)
             .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(raw))
             .map_err(|_| KeyError("not base64"))?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| KeyError("wrong length"))?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| KeyError("wrong length"))?;
         Ok(Self::new(key))
     }
 
@@ -201,7 +199,17 @@ pub struct NewCredential {
     pub settings: Map<String, Value>,
 }
 
-type Row = (String, String, String, String, String, String, String, i64, String);
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+);
 
 const COLUMNS: &str = "provider_id, mode, ciphertext, nonce, key_id, hint, settings, updated_at, \
                        updated_by";
@@ -526,7 +534,10 @@ mod tests {
         let key = MasterKey::generate();
         let sealed = seal(&key, binding("lambda"), b"secret_abc").unwrap();
         assert_ne!(sealed.ciphertext, b"secret_abc");
-        assert_eq!(open(&key, binding("lambda"), &sealed).unwrap(), b"secret_abc");
+        assert_eq!(
+            open(&key, binding("lambda"), &sealed).unwrap(),
+            b"secret_abc"
+        );
     }
 
     #[test]

@@ -118,11 +118,8 @@ impl Broker {
         }
         let (stop, _) = watch::channel(false);
         let mailer = Mailer::new(db.clone(), params.clone(), Arc::clone(&clock));
-        let credentials = Credentials::new(
-            db.clone(),
-            Arc::clone(&clock),
-            cfg.credentials_key.clone(),
-        );
+        let credentials =
+            Credentials::new(db.clone(), Arc::clone(&clock), cfg.credentials_key.clone());
         Ok(Arc::new(Broker {
             mailer,
             credentials,
@@ -201,7 +198,10 @@ impl Broker {
             clock: Arc::clone(&self.clock),
             ..providers::http::EngineConfig::default()
         };
-        let world = self.credentials.live_world(DEFAULT_TENANT, &template).await?;
+        let world = self
+            .credentials
+            .live_world(DEFAULT_TENANT, &template)
+            .await?;
         let n = world.len();
         self.index(Mode::Live).set_providers(world);
         self.refresh(Mode::Live).await?;

@@ -138,7 +138,11 @@ fn identities(cfg: &Config, broker: &Arc<Broker>, keys: &Arc<Keys>) -> Identitie
 /// `<data_dir>/credentials.key`, generated (0600) on first start so a SANDBOX run needs no
 /// setup. Returns whether the key came from the file.
 fn credentials_key(cfg: &Config) -> anyhow::Result<(MasterKey, bool)> {
-    if let Some(k) = cfg.credentials_key.as_ref().filter(|k| !k.expose().is_empty()) {
+    if let Some(k) = cfg
+        .credentials_key
+        .as_ref()
+        .filter(|k| !k.expose().is_empty())
+    {
         let key = MasterKey::from_base64(k.expose()).context("GPUBROKER_CREDENTIALS_KEY")?;
         return Ok((key, false));
     }

@@ -431,7 +431,11 @@ impl Spec {
         }
         let mut parts = Vec::with_capacity(self.secret_fields.len());
         for f in self.secret_fields {
-            match cred.secret.get(*f).filter(|s| !s.expose().trim().is_empty()) {
+            match cred
+                .secret
+                .get(*f)
+                .filter(|s| !s.expose().trim().is_empty())
+            {
                 Some(s) if s.expose().contains(':') && self.secret_fields.len() > 1 => {
                     return Err(LiveError::Invalid {
                         field: format!("secret.{f}"),
@@ -557,7 +561,11 @@ impl Reader<'_> {
             None => Ok(None),
             Some(Value::Object(m)) => m
                 .iter()
-                .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())).ok_or_else(bad))
+                .map(|(k, v)| {
+                    v.as_str()
+                        .map(|s| (k.clone(), s.to_string()))
+                        .ok_or_else(bad)
+                })
                 .collect::<Result<BTreeMap<_, _>, _>>()
                 .map(Some),
             Some(_) => Err(bad()),
@@ -595,12 +603,13 @@ impl Reader<'_> {
                     .flatten()
                     .filter(|n| *n > 0)
                     .ok_or_else(|| Self::invalid(&at("gpu_count"), "must be a positive integer"))?;
-                let gpu_memory_gib = match o.get("gpu_memory_gib").filter(|v| !v.is_null()) {
-                    None => None,
-                    Some(v) => Some(v.as_f64().ok_or_else(|| {
-                        Self::invalid(&at("gpu_memory_gib"), "must be a number")
-                    })?),
-                };
+                let gpu_memory_gib =
+                    match o.get("gpu_memory_gib").filter(|v| !v.is_null()) {
+                        None => None,
+                        Some(v) => Some(v.as_f64().ok_or_else(|| {
+                            Self::invalid(&at("gpu_memory_gib"), "must be a number")
+                        })?),
+                    };
                 Ok(crate::maas::MaasOfferRule {
                     tag: text("tag")?,
                     gpu_model: text("gpu_model")?,
@@ -693,7 +702,9 @@ mod tests {
             field(cred(&[("api_key", "k")], json!({"colour": "red"}))),
             Some("settings.colour".into())
         );
-        assert!(lambda.validate(&cred(&[("api_key", "k")], json!({}))).is_ok());
+        assert!(lambda
+            .validate(&cred(&[("api_key", "k")], json!({})))
+            .is_ok());
     }
 
     #[test]

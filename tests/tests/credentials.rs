@@ -132,7 +132,10 @@ async fn an_admin_stores_a_credential_and_only_ever_sees_its_hint() {
     responses.push(r.body.to_string());
 
     for body in &responses {
-        assert!(!body.contains(SECRET), "the secret leaked into a response: {body}");
+        assert!(
+            !body.contains(SECRET),
+            "the secret leaked into a response: {body}"
+        );
     }
     let key_file = app.dir.0.join("credentials.key");
     assert!(key_file.exists(), "a SANDBOX start generates the key file");
@@ -144,9 +147,15 @@ async fn an_admin_stores_a_credential_and_only_ever_sees_its_hint() {
     }
     app.stop().await;
     let logs = logs.text();
-    assert!(logs.contains("provider credential stored"), "logs were captured");
+    assert!(
+        logs.contains("provider credential stored"),
+        "logs were captured"
+    );
     assert!(!logs.contains(SECRET), "the secret leaked into the logs");
-    assert!(!logs.contains("7f3a9c2e5b1d"), "part of the secret leaked into the logs");
+    assert!(
+        !logs.contains("7f3a9c2e5b1d"),
+        "part of the secret leaked into the logs"
+    );
 }
 
 #[tokio::test]
@@ -172,10 +181,16 @@ async fn the_credentials_api_refuses_non_admins_unknown_providers_and_incomplete
 
     let cases = [
         (json!({"secret": {"api_key": SECRET}}), "mode"),
-        (json!({"mode": "staging", "secret": {"api_key": SECRET}}), "mode"),
+        (
+            json!({"mode": "staging", "secret": {"api_key": SECRET}}),
+            "mode",
+        ),
         (json!({"mode": "live"}), "secret"),
         (json!({"mode": "live", "secret": {}}), "secret.api_key"),
-        (json!({"mode": "live", "secret": {"api_key": 7}}), "secret.api_key"),
+        (
+            json!({"mode": "live", "secret": {"api_key": 7}}),
+            "secret.api_key",
+        ),
         (
             json!({"mode": "live", "secret": {"api_key": SECRET, "password": "x"}}),
             "secret.password",
@@ -211,7 +226,10 @@ async fn the_credentials_api_refuses_non_admins_unknown_providers_and_incomplete
         )
         .await
         .unwrap();
-    assert_eq!((r.status, problem_type(&r).as_str()), (400, "malformed-body"));
+    assert_eq!(
+        (r.status, problem_type(&r).as_str()),
+        (400, "malformed-body")
+    );
     let r = app
         .call(Method::DELETE, PATH, Some(&admin), None, &[])
         .await
@@ -281,6 +299,26 @@ async fn credentials_sealed_under_one_key_are_unreadable_under_another() {
     assert_eq!(r.status, 200, "{}", r.body);
     let r = app.get(PATH, Some(&admin)).await.unwrap();
     assert_eq!(r.body["items"][0]["key_id"], key_b.id());
+
+    // A row moved to another provider does not open there (the associated data binds it).
+    let db = broker::Db::connect(&app.database_url).await.unwrap();
+    sqlx::query(
+        "UPDATE provider_credentials SET provider_id = 'runpod' WHERE provider_id = 'lambda'",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let r = app
+        .get("/api/v1/admin/providers/runpod/credentials", Some(&admin))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(problem_type(&r), "credentials-unreadable");
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("copied row"),
+        "{}",
+        r.body
+    );
     app.stop().await;
 }
 
@@ -328,7 +366,11 @@ async fn the_live_world_is_built_from_stored_credentials_and_sandbox_never_sees_
     assert_eq!(r.status, 200, "{}", r.body);
     let live = app.get("/api/v1/providers", None).await.unwrap().body;
     let items = live["items"].as_array().cloned().unwrap_or_default();
-    assert_eq!(items.len(), 1, "only the provider with a LIVE credential: {live}");
+    assert_eq!(
+        items.len(),
+        1,
+        "only the provider with a LIVE credential: {live}"
+    );
     assert_eq!(items[0]["id"], "lambda");
     assert_eq!(items[0]["healthy"], true, "{live}");
     assert!(items[0]["offer_count"].as_u64().unwrap() > 0, "{live}");

@@ -28,7 +28,9 @@ fn unprocessable(field: &str, message: &str) -> ApiError {
 fn mode_of(raw: Option<&str>) -> ApiResult<Mode> {
     match raw.filter(|m| !m.is_empty()) {
         None => Err(unprocessable("mode", "is required (`live` or `sandbox`)")),
-        Some(m) => Mode::parse(m).ok_or_else(|| unprocessable("mode", "must be `live` or `sandbox`")),
+        Some(m) => {
+            Mode::parse(m).ok_or_else(|| unprocessable("mode", "must be `live` or `sandbox`"))
+        }
     }
 }
 
@@ -52,7 +54,12 @@ impl std::fmt::Debug for PutBody {
 /// The body's secret and settings, typed; the first wrong field is named.
 fn credential_of(b: PutBody) -> ApiResult<NewCredential> {
     let secret = match b.secret {
-        None => return Err(unprocessable("secret", "is required (an object of strings)")),
+        None => {
+            return Err(unprocessable(
+                "secret",
+                "is required (an object of strings)",
+            ))
+        }
         Some(Value::Object(m)) => m,
         Some(_) => return Err(unprocessable("secret", "must be an object of strings")),
     };
