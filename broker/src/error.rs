@@ -58,6 +58,17 @@ pub enum Error {
     /// Payments cannot be taken here (a LIVE POD without Stripe keys).
     #[error("payments unavailable: {0}")]
     PaymentsUnavailable(&'static str),
+    /// A provider credential that lacks or misnames a field its provider needs.
+    #[error("invalid credential: {message}")]
+    InvalidCredential { field: String, message: String },
+    /// A stored credential the configured key cannot open (another key, or a tampered or
+    /// copied row). Never carries the secret.
+    #[error("the stored {mode} credential of `{provider}` cannot be read: {reason}")]
+    CredentialsUnreadable {
+        provider: String,
+        mode: String,
+        reason: String,
+    },
 }
 
 impl Error {

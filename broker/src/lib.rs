@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod allocations;
 pub mod audit;
+pub mod credentials;
 pub mod db;
 mod error;
 pub mod events;

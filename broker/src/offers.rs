@@ -675,7 +675,8 @@ struct LastGood {
 
 /// The offer index of one world (sandbox or live): its providers and current snapshot.
 pub struct OfferIndex {
-    providers: Vec<Arc<dyn Provider>>,
+    /// Replaced whole when the world changes (LIVE credentials written or removed).
+    providers: RwLock<Vec<Arc<dyn Provider>>>,
     current: RwLock<Arc<Snapshot>>,
     last_good: tokio::sync::Mutex<HashMap<ProviderId, LastGood>>,
 }
@@ -683,7 +684,7 @@ pub struct OfferIndex {
 impl std::fmt::Debug for OfferIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OfferIndex")
-            .field("providers", &self.providers.len())
+            .field("providers", &self.providers().len())
             .finish()
     }
 }
@@ -691,19 +692,31 @@ impl std::fmt::Debug for OfferIndex {
 impl OfferIndex {
     pub fn new(providers: Vec<Arc<dyn Provider>>) -> Self {
         OfferIndex {
-            providers,
+            providers: RwLock::new(providers),
             current: RwLock::new(Arc::new(Snapshot::empty())),
             last_good: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
 
     pub fn provider(&self, id: &ProviderId) -> Option<Arc<dyn Provider>> {
-        self.providers.iter().find(|p| p.id() == id).cloned()
+        self.providers().into_iter().find(|p| p.id() == id)
     }
 
-    /// Every provider of this world.
-    pub fn providers(&self) -> &[Arc<dyn Provider>] {
-        &self.providers
+    /// The world's providers now.
+    pub fn providers(&self) -> Vec<Arc<dyn Provider>> {
+        match self.providers.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the world's providers; the next [`OfferIndex::refresh`] lists the new ones
+    /// (a replaced provider keeps its last good listing as the stale fallback).
+    pub fn set_providers(&self, providers: Vec<Arc<dyn Provider>>) {
+        match self.providers.write() {
+            Ok(mut g) => *g = providers,
+            Err(p) => *p.into_inner() = providers,
+        }
     }
 
     /// The current snapshot (cheap: an `Arc` clone).
@@ -725,8 +738,7 @@ impl OfferIndex {
         track_record: &HashMap<ProviderId, (i64, i64)>,
     ) -> Result<Arc<Snapshot>> {
         let mut set = tokio::task::JoinSet::new();
-        for p in &self.providers {
-            let p = Arc::clone(p);
+        for p in self.providers() {
             let span = info_span!("provider.list_offers", provider = %p.id());
             set.spawn(
                 async move {
@@ -807,11 +819,13 @@ impl OfferIndex {
 impl crate::allocations::Alternatives for OfferIndex {
     fn equivalent(&self, a: &crate::allocations::Allocation) -> Vec<Offer> {
         let snap = self.snapshot();
+        let providers = self.providers();
         snap.equivalent(&a.gpu_model, a.gpu_count)
             .into_iter()
             .filter(|o| {
-                self.provider(&o.provider)
-                    .is_some_and(|p| p.capabilities().provision)
+                providers
+                    .iter()
+                    .any(|p| p.id() == &o.provider && p.capabilities().provision)
             })
             .cloned()
             .collect()

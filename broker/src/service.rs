@@ -14,6 +14,7 @@ use crate::accounts::{Accounts, User};
 use crate::allocations::{
     Allocation, Allocations, Alternatives, DeployRequest, NoAlternatives, ReconcileReport,
 };
+use crate::credentials::{Credentials, MasterKey};
 use crate::events::Dispatcher;
 use crate::identity::{LoginPolicy, LoginStep, PasswordPolicy, Provider as IdProvider};
 use crate::jobs::{self, Outcome, Policy};
@@ -34,6 +35,8 @@ pub struct BrokerConfig {
     pub base_url: String,
     /// The Stripe gateway (when keys are configured) and the webhook signing secret.
     pub payments: PaymentsConfig,
+    /// The key provider credentials are sealed with.
+    pub credentials_key: MasterKey,
 }
 
 /// Which deployment target a request names.
@@ -54,6 +57,8 @@ pub struct Broker {
     pub ledger: Ledger,
     pub plans: Plans,
     pub payments: Payments,
+    /// Sealed provider credentials; the LIVE world is built from them.
+    pub credentials: Credentials,
     /// Delivers queued mail; `portal-api` registers the SES transport on it.
     pub mailer: Mailer,
     pub dispatcher: Arc<Dispatcher>,
@@ -115,8 +120,11 @@ impl Broker {
         }
         let (stop, _) = watch::channel(false);
         let mailer = Mailer::new(db.clone(), params.clone(), Arc::clone(&clock));
+        let credentials =
+            Credentials::new(db.clone(), Arc::clone(&clock), cfg.credentials_key.clone());
         Ok(Arc::new(Broker {
             mailer,
+            credentials,
             dispatcher: Arc::new(Dispatcher::new(db.clone())),
             db,
             clock,
@@ -183,6 +191,26 @@ impl Broker {
             )
             .await?;
         Weights::parse(&s)
+    }
+
+    /// Rebuilds the LIVE world from the default POD's stored LIVE credentials (the worlds
+    /// are per mode, not per tenant) and refreshes its offers; returns how many providers
+    /// it holds. The SANDBOX world is never touched.
+    #[tracing::instrument(skip_all)]
+    pub async fn rebuild_live(&self) -> Result<usize> {
+        let template = providers::http::EngineConfig {
+            clock: Arc::clone(&self.clock),
+            ..providers::http::EngineConfig::default()
+        };
+        let world = self
+            .credentials
+            .live_world(DEFAULT_TENANT, &template)
+            .await?;
+        let n = world.len();
+        self.index(Mode::Live).set_providers(world);
+        self.refresh(Mode::Live).await?;
+        info!(providers = n, "LIVE world rebuilt from stored credentials");
+        Ok(n)
     }
 
     /// Refreshes a world's offer index now.

@@ -61,6 +61,10 @@ pub struct Config {
     pub cognito_jwks_url: Option<String>,
     /// Verified SES sender (`GPUBROKER_SES_FROM`); enables the `ses` mail transport.
     pub ses_from: Option<String>,
+    /// AES-256 key (base64 of 32 bytes, `GPUBROKER_CREDENTIALS_KEY`) sealing provider
+    /// credentials. Unset: `<data_dir>/credentials.key`, generated on first start (fine for
+    /// SANDBOX; LIVE operators set this).
+    pub credentials_key: Option<Secret>,
 }
 
 /// A secret from the configuration: never printed.
@@ -106,6 +110,7 @@ impl Default for Config {
             cognito_client_id: None,
             cognito_jwks_url: None,
             ses_from: None,
+            credentials_key: None,
         }
     }
 }

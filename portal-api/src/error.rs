@@ -200,6 +200,25 @@ impl ApiError {
                 None,
                 None,
             ),
+            ApiError::Broker(B::InvalidCredential { field, message }) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "credential-invalid",
+                "The credential is incomplete or invalid",
+                message.clone(),
+                Some(field.clone()),
+                None,
+            ),
+            ApiError::Broker(e @ B::CredentialsUnreadable { .. }) => (
+                StatusCode::CONFLICT,
+                "credentials-unreadable",
+                "Stored credentials cannot be read",
+                format!(
+                    "{e}; restore the key they were sealed with \
+                     (GPUBROKER_CREDENTIALS_KEY) or store them again"
+                ),
+                None,
+                None,
+            ),
             ApiError::Broker(B::Config(_) | B::Db(_) | B::Migrate(_) | B::Internal(_)) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

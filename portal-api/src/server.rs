@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use broker::accounts::Role;
+use broker::credentials::MasterKey;
 use broker::tenants::{Mode, DEFAULT_TENANT};
 use broker::{Broker, BrokerConfig, SystemClock};
 use rand::Rng;
@@ -133,6 +134,50 @@ fn identities(cfg: &Config, broker: &Arc<Broker>, keys: &Arc<Keys>) -> Identitie
     Identities { local, cognito }
 }
 
+/// The key provider credentials are sealed with: `GPUBROKER_CREDENTIALS_KEY` when set, else
+/// `<data_dir>/credentials.key`, generated (0600) on first start so a SANDBOX run needs no
+/// setup. Returns whether the key came from the file.
+fn credentials_key(cfg: &Config) -> anyhow::Result<(MasterKey, bool)> {
+    if let Some(k) = cfg
+        .credentials_key
+        .as_ref()
+        .filter(|k| !k.expose().is_empty())
+    {
+        let key = MasterKey::from_base64(k.expose()).context("GPUBROKER_CREDENTIALS_KEY")?;
+        return Ok((key, false));
+    }
+    let path = cfg.data_dir.join("credentials.key");
+    if path.exists() {
+        let raw = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let key = MasterKey::from_base64(&raw).with_context(|| path.display().to_string())?;
+        return Ok((key, true));
+    }
+    let key = MasterKey::generate();
+    write_private(&path, &key.to_base64())
+        .with_context(|| format!("writing {}", path.display()))?;
+    tracing::info!(path = %path.display(), key_id = key.id(), "generated the credentials key");
+    Ok((key, true))
+}
+
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
 /// Opens everything and starts serving on `cfg.listen` (port 0 picks a free port).
 pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
     std::fs::create_dir_all(&cfg.data_dir)
@@ -164,14 +209,17 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
         .context("starting the sandbox world")?;
     let mut worlds = HashMap::new();
     worlds.insert(Mode::Sandbox, sandbox_providers);
+    // Filled from the stored LIVE credentials once the database is open (`rebuild_live`).
     worlds.insert(Mode::Live, Vec::new());
 
     let payments = crate::stripe::payments_config(cfg)?;
+    let (credentials_key, key_from_file) = credentials_key(cfg)?;
     let broker = Broker::open(
         &BrokerConfig {
             database_url: cfg.database_url(),
             base_url,
             payments,
+            credentials_key,
         },
         clock,
         worlds,
@@ -220,7 +268,15 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
                 from,
             )));
     }
+    if key_from_file && broker.mode(DEFAULT_TENANT).await? == Mode::Live {
+        tracing::warn!(
+            "LIVE POD without GPUBROKER_CREDENTIALS_KEY: provider credentials are sealed with \
+             the generated key file in the data dir; set the variable (see OPERATIONS.md)"
+        );
+    }
     broker.refresh(Mode::Sandbox).await?;
+    // The LIVE world: one real adapter per stored LIVE credential (empty without any).
+    broker.rebuild_live().await?;
     let background = broker.start();
     let state = Arc::new(AppState {
         broker: Arc::clone(&broker),

@@ -19,6 +19,7 @@ pub mod jarvislabs;
 pub mod lambda;
 pub mod latitude;
 pub mod linode;
+pub mod live;
 pub mod maas;
 pub mod money;
 pub mod oci;

@@ -3,6 +3,7 @@
 mod accounts;
 mod admin;
 mod billing;
+mod credentials;
 mod deployments;
 mod offers;
 mod payments;
@@ -114,4 +115,5 @@ pub fn router() -> Router<Arc<AppState>> {
         .merge(plans::router())
         .merge(statements::router())
         .merge(payments::router())
+        .merge(credentials::router())
 }
