@@ -162,6 +162,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
     let (sandbox_providers, fakes) = sandbox::world::sandbox_providers(Arc::clone(&market), world)
         .await
         .context("starting the sandbox world")?;
+    let fakes = Arc::new(fakes);
     let mut worlds = HashMap::new();
     worlds.insert(Mode::Sandbox, sandbox_providers);
     worlds.insert(Mode::Live, Vec::new());
@@ -227,6 +228,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
         keys,
         identity,
         market: Some(market),
+        fakes: Some(Arc::clone(&fakes)),
     });
     let app = crate::app(Arc::clone(&state));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();

@@ -16,4 +16,7 @@ pub struct AppState {
     pub identity: Identities,
     /// The simulated market behind SANDBOX mode (fault knobs, instances).
     pub market: Option<Arc<sandbox::Market>>,
+    /// The sandbox's running wire fakes (their fault knobs); stopped when the last holder
+    /// drops it.
+    pub fakes: Option<Arc<sandbox::world::FakesHandle>>,
 }

@@ -42,6 +42,9 @@ const MATRIX: &[(&str, &str, Access)] = &[
     ("DELETE", "/api/v1/admin/params/{key}", Admin),
     ("GET", "/api/v1/admin/params/{key}/audit", Admin),
     ("GET", "/api/v1/admin/payments/events", Admin),
+    ("GET", "/api/v1/admin/providers", Admin),
+    ("GET", "/api/v1/admin/sandbox/faults/{provider}", Admin),
+    ("PUT", "/api/v1/admin/sandbox/faults/{provider}", Admin),
     ("GET", "/api/v1/admin/sandbox/instances", Admin),
     ("GET", "/api/v1/admin/sandbox/providers/{id}/knobs", Admin),
     ("PUT", "/api/v1/admin/sandbox/providers/{id}/knobs", Admin),
@@ -88,6 +91,7 @@ const MATRIX: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/ranking/profiles", Public),
     ("POST", "/api/v1/webhooks/stripe", Public),
     ("GET", "/healthz", Public),
+    ("GET", "/metrics", Public),
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];

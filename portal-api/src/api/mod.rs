@@ -7,6 +7,7 @@ mod deployments;
 mod offers;
 mod payments;
 mod plans;
+mod resilience;
 mod statements;
 
 use std::sync::Arc;
@@ -114,4 +115,5 @@ pub fn router() -> Router<Arc<AppState>> {
         .merge(plans::router())
         .merge(statements::router())
         .merge(payments::router())
+        .merge(resilience::router())
 }
