@@ -38,7 +38,25 @@ async fn put_faults(app: &App, admin: &str, provider: &str, body: Value) -> Resu
     Ok(r.body)
 }
 
-async fn refresh(app: &App, admin: &str) -> Result<()> {
+/// Completed refreshes of the sandbox index, from the metrics.
+async fn refreshes(app: &App) -> Result<u64> {
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let prefix = "gpubroker_offer_refresh_duration_seconds_count{world=\"sandbox\"} ";
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0))
+}
+
+async fn refresh(app: &App, admin: &str, ours: &mut u64) -> Result<()> {
+    *ours += 1;
     let r = app
         .post("/api/v1/admin/offers/refresh", Some(admin), json!({}))
         .await?;
@@ -76,7 +94,7 @@ async fn four_faults_at_once_keep_offers_answering_and_breakers_recover_on_sched
 {
     // Arrange: small engine parameters (hot: applied at the next refresh).
     let app = spawn_app().await?;
-    let booted = tokio::time::Instant::now();
+    let mut ours = 0;
     let admin = app.admin_token().await?;
     for (key, value) in [
         // Only this test refreshes (the background loop's first sleep, 15 s, still runs).
@@ -90,7 +108,7 @@ async fn four_faults_at_once_keep_offers_answering_and_breakers_recover_on_sched
             .await?;
         assert_eq!(r.status, 200, "{key}: {}", r.body);
     }
-    refresh(&app, &admin).await?;
+    refresh(&app, &admin, &mut ours).await?;
     let before = providers(&app).await?;
     // A provider on a wire fake, with offers, that stays healthy throughout.
     let healthy_id = before
@@ -120,6 +138,7 @@ async fn four_faults_at_once_keep_offers_answering_and_breakers_recover_on_sched
     // While a refresh waits on the hanging provider, the listing answers from the snapshot.
     let mut answered_during_hang = false;
     for _ in 0..4 {
+        ours += 1;
         let bg = {
             let (url, http, admin) = (app.url.clone(), reqwest::Client::new(), admin.clone());
             tokio::spawn(async move {
@@ -157,7 +176,7 @@ async fn four_faults_at_once_keep_offers_answering_and_breakers_recover_on_sched
         if tokio::time::Instant::now() > deadline {
             bail!("breakers never opened: {ps:?}");
         }
-        refresh(&app, &admin).await?;
+        refresh(&app, &admin, &mut ours).await?;
     };
     for id in FAILING {
         assert_eq!(ps[id]["healthy"], false, "{id}");
@@ -195,9 +214,16 @@ async fn four_faults_at_once_keep_offers_answering_and_breakers_recover_on_sched
     )));
 
     // Recovery: clear the faults; the breakers half-open once their wait is over (no call
-    // needed), and the next refresh's probe closes them. Past the background loop's last
-    // refresh first, so no probe but ours runs.
-    tokio::time::sleep_until(booted + Duration::from_secs(17)).await;
+    // needed), and the next refresh's probe closes them. The background loop refreshes at
+    // boot, right after, and once more 15 s later (then the hour set above): wait for those,
+    // so no probe but ours runs.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while refreshes(&app).await? < ours + 3 {
+        if tokio::time::Instant::now() > deadline {
+            bail!("the background refreshes never ran");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     for id in FAILING {
         let cleared = put_faults(&app, &admin, id, json!({})).await?;
         assert_eq!(cleared["hang"], false);
@@ -220,7 +246,7 @@ async fn four_faults_at_once_keep_offers_answering_and_breakers_recover_on_sched
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    refresh(&app, &admin).await?;
+    refresh(&app, &admin, &mut ours).await?;
     let ps = providers(&app).await?;
     for id in FAILING {
         assert_eq!(ps[id]["healthy"], true, "{id}: {}", ps[id]);
