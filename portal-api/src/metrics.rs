@@ -223,7 +223,10 @@ pub fn render(worlds: &[(Mode, Arc<OfferIndex>)]) -> String {
 pub async fn metrics(State(s): State<Arc<AppState>>) -> Response {
     let worlds = [Mode::Sandbox, Mode::Live].map(|m| (m, s.broker.index(m)));
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         render(&worlds),
     )
         .into_response()

@@ -83,7 +83,10 @@ fn breaker(ps: &serde_json::Map<String, Value>, id: &str) -> String {
 
 async fn offers_of(app: &App, provider: &str) -> Result<Vec<Value>> {
     let r = app
-        .get(&format!("/api/v1/offers?provider={provider}&limit=500"), None)
+        .get(
+            &format!("/api/v1/offers?provider={provider}&limit=500"),
+            None,
+        )
         .await?;
     assert_eq!(r.status, 200, "{}", r.body);
     Ok(r.body["items"].as_array().cloned().unwrap_or_default())
@@ -103,9 +106,7 @@ async fn four_faults_at_once_keep_offers_answering_and_breakers_recover_on_sched
         ("providers.breaker_failure_threshold", 2),
         ("providers.breaker_open_ms", 4000),
     ] {
-        let r = app
-            .set_param(&admin, key, json!({"value": value}))
-            .await?;
+        let r = app.set_param(&admin, key, json!({"value": value})).await?;
         assert_eq!(r.status, 200, "{key}: {}", r.body);
     }
     refresh(&app, &admin, &mut ours).await?;
@@ -165,7 +166,12 @@ async fn four_faults_at_once_keep_offers_answering_and_breakers_recover_on_sched
     let mut seen_open: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
     let ps = loop {
         let ps = providers(&app).await?;
-        seen_open.extend(BREAKING.iter().copied().filter(|id| breaker(&ps, id) == "open"));
+        seen_open.extend(
+            BREAKING
+                .iter()
+                .copied()
+                .filter(|id| breaker(&ps, id) == "open"),
+        );
         let not_closed = BREAKING.iter().all(|id| breaker(&ps, id) != "closed");
         if seen_open.len() == BREAKING.len()
             && not_closed
@@ -181,19 +187,30 @@ async fn four_faults_at_once_keep_offers_answering_and_breakers_recover_on_sched
     for id in FAILING {
         assert_eq!(ps[id]["healthy"], false, "{id}");
         assert!(ps[id]["last_error"].is_string(), "{id}: {}", ps[id]);
-        assert!(ps[id]["stale_age_seconds"].as_i64().is_some(), "{id}: {}", ps[id]);
+        assert!(
+            ps[id]["stale_age_seconds"].as_i64().is_some(),
+            "{id}: {}",
+            ps[id]
+        );
         let offers = offers_of(&app, id).await?;
-        assert!(!offers.is_empty(), "{id}: last good offers are still served");
+        assert!(
+            !offers.is_empty(),
+            "{id}: last good offers are still served"
+        );
         for o in &offers {
             assert_eq!(o["source"], "stale", "{id}: {o}");
-            assert!(o["stale_age_seconds"].as_i64().is_some_and(|a| a >= 0), "{o}");
+            assert!(
+                o["stale_age_seconds"].as_i64().is_some_and(|a| a >= 0),
+                "{o}"
+            );
         }
     }
     assert_eq!(ps[healthy]["healthy"], true);
     let fresh = offers_of(&app, healthy).await?;
     assert!(!fresh.is_empty());
-    assert!(fresh.iter().all(|o| o["source"] != "stale"
-        && o.get("stale_age_seconds").is_none()));
+    assert!(fresh
+        .iter()
+        .all(|o| o["source"] != "stale" && o.get("stale_age_seconds").is_none()));
 
     // The metrics say the same.
     let m = app
@@ -278,7 +295,10 @@ async fn fault_knobs_are_validated_and_exist_only_in_sandbox() -> Result<()> {
         )
         .await?;
     assert_eq!(r.status, 422, "{}", r.body);
-    assert_eq!(r.body["type"], "https://gpubroker.dev/problems/out-of-range");
+    assert_eq!(
+        r.body["type"],
+        "https://gpubroker.dev/problems/out-of-range"
+    );
     assert_eq!(r.body["field"], "error_rate");
 
     // An unknown field or provider is a 400.
@@ -329,7 +349,10 @@ async fn fault_knobs_are_validated_and_exist_only_in_sandbox() -> Result<()> {
         .get("/api/v1/admin/sandbox/faults/lambda", Some(&admin))
         .await?;
     assert_eq!(r.status, 409, "{}", r.body);
-    assert_eq!(r.body["type"], "https://gpubroker.dev/problems/sandbox-only");
+    assert_eq!(
+        r.body["type"],
+        "https://gpubroker.dev/problems/sandbox-only"
+    );
     let r = app
         .call(
             Method::PUT,

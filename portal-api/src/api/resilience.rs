@@ -112,7 +112,10 @@ fn validate(f: &Faults, wire: bool) -> ApiResult<()> {
         return Err(out_of_range("error_rate", "must be within 0..=1"));
     }
     if f.rate_limited_next > MAX_RATE_LIMITED {
-        return Err(out_of_range("rate_limited_next", "must be within 0..=1000000"));
+        return Err(out_of_range(
+            "rate_limited_next",
+            "must be within 0..=1000000",
+        ));
     }
     if !wire {
         let field = if f.rate_limited_next > 0 {
@@ -170,7 +173,11 @@ async fn put_faults(
         w.set_hang(f.hang);
     }
     // The next refresh asks the provider instead of its cached listing.
-    if let Some(p) = s.broker.index(Mode::Sandbox).provider(&providers::ProviderId(id.clone())) {
+    if let Some(p) = s
+        .broker
+        .index(Mode::Sandbox)
+        .provider(&providers::ProviderId(id.clone()))
+    {
         if let Some(e) = p.engine() {
             e.invalidate_offers().await;
         }
@@ -260,7 +267,10 @@ mod tests {
             },
         ];
         for f in &bad {
-            assert!(matches!(validate(f, true), Err(ApiError::OutOfRange { .. })));
+            assert!(matches!(
+                validate(f, true),
+                Err(ApiError::OutOfRange { .. })
+            ));
         }
         let hang = Faults {
             hang: true,

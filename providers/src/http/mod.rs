@@ -961,3 +961,113 @@ impl Engine {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(ttl: Duration) -> Engine {
+        let descriptor = Descriptor {
+            id: "test",
+            display_name: "Test",
+            base_url: "http://127.0.0.1:9",
+            auth: AuthScheme::None,
+            quota_per_minute: 600,
+            burst: 10,
+            timeout: Duration::from_secs(5),
+            retryable_statuses: DEFAULT_RETRYABLE,
+            classify_error: None,
+        };
+        Engine::new(
+            descriptor,
+            EngineConfig {
+                offers_ttl: ttl,
+                ..EngineConfig::default()
+            },
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_ttl_change_applies_to_the_listing_already_cached() {
+        let e = engine(Duration::from_secs(60));
+        let fetches = AtomicU64::new(0);
+        let fetch = || async {
+            fetches.fetch_add(1, Ordering::SeqCst);
+            Ok(Vec::new())
+        };
+        e.offers(fetch).await.unwrap();
+        e.offers(fetch).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 1, "served from cache");
+        let mut s = e.settings();
+        s.offers_ttl = Duration::from_millis(1);
+        s.timeout = Duration::from_millis(750);
+        e.apply(&s);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        e.offers(fetch).await.unwrap();
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            2,
+            "the shorter TTL expired it"
+        );
+        assert_eq!(e.timeout(), Duration::from_millis(750));
+    }
+
+    #[tokio::test]
+    async fn a_failed_listing_serves_stale_offers_and_remembers_the_error() {
+        let e = engine(Duration::from_millis(1));
+        let offer: Offer = serde_json::from_value(serde_json::json!({
+            "id": "test:a", "provider": "test", "instance_type": "a", "gpu_model": "H100 SXM",
+            "gpu_count": 1, "gpu_memory_gib": 80.0, "vcpus": 8, "memory_gib": 64.0,
+            "storage_gib": 100, "region": "r", "country": null, "pricing": "on_demand",
+            "price_per_hour": "2.00", "price_per_gpu_hour": "2.00", "available": 1,
+            "as_of": "2026-01-01T00:00:00Z", "source": "live"
+        }))
+        .unwrap();
+        let good = offer.clone();
+        e.offers(|| async move { Ok(vec![good]) }).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let stale = e
+            .offers(|| async { Err(ProviderError::Transient("down".into())) })
+            .await
+            .unwrap();
+        assert_eq!(stale.len(), 1);
+        assert_eq!(stale[0].source, OfferSource::Stale);
+        assert!(e.last_error().is_some_and(|m| m.contains("down")));
+    }
+
+    #[test]
+    fn unknown_gpu_names_are_counted_and_bounded() {
+        let e = engine(Duration::from_secs(60));
+        e.count_skipped(&["Z1".to_string(), "Z1".to_string(), "Z2".to_string()]);
+        let many: Vec<String> = (0..100).map(|i| format!("N{i:03}")).collect();
+        e.count_skipped(&many);
+        let names = e.unknown_gpu_names();
+        assert_eq!(names.len(), MAX_UNKNOWN_GPU_NAMES);
+        assert_eq!(names[0], ("Z1".to_string(), 2));
+        assert_eq!(e.skipped_gpus(), 103);
+    }
+
+    #[test]
+    fn a_new_breaker_policy_replaces_the_breaker_and_the_same_one_keeps_it() {
+        let e = engine(Duration::from_secs(60));
+        let mut s = e.settings();
+        s.breaker = BreakerPolicy {
+            consecutive_failures: 1,
+            backoff: BreakerBackoff::Constant(Duration::from_secs(60)),
+        };
+        e.apply(&s);
+        e.record_abandoned(&ProviderError::Transient("timed out".into()));
+        assert_eq!(e.breaker_state(), BreakerState::Open);
+        e.apply(&s);
+        assert_eq!(
+            e.breaker_state(),
+            BreakerState::Open,
+            "same policy, same breaker"
+        );
+        s.breaker.consecutive_failures = 2;
+        e.apply(&s);
+        assert_eq!(e.breaker_state(), BreakerState::Closed);
+        assert_eq!(e.call_stats().errors.get("transient"), Some(&1));
+    }
+}
