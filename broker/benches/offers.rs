@@ -64,6 +64,9 @@ fn synthetic(n: usize) -> Snapshot {
             capabilities: Capabilities::ALL,
             breaker: None,
             unknown_gpus: 0,
+            kind: "http",
+            stale_age_seconds: None,
+            unknown_gpu_names: Vec::new(),
         })
         .collect();
     let balanced = Weights::parse(

@@ -4,8 +4,8 @@
 //! keyset cursors (sort key + id), so paging stays consistent while snapshots change.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -103,6 +103,60 @@ pub struct ProviderStatus {
     pub breaker: Option<providers::http::BreakerState>,
     /// Listing rows skipped because their GPU is unknown to the catalogue.
     pub unknown_gpus: u64,
+    /// How the provider is reached: `http` (the shared engine, against the vendor or a
+    /// sandbox wire fake) or `simulated` (in-process sandbox simulation).
+    pub kind: &'static str,
+    /// Seconds since the last good listing, while its offers are served stale.
+    pub stale_age_seconds: Option<i64>,
+    /// The distinct unknown GPU names seen (bounded), most frequent first.
+    pub unknown_gpu_names: Vec<UnknownGpu>,
+}
+
+/// A GPU name a provider lists that the catalogue does not know (never guessed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnknownGpu {
+    pub name: String,
+    /// Listing rows that carried it.
+    pub rows: u64,
+}
+
+impl ProviderStatus {
+    fn of(p: &dyn Provider, lg: &LastGood, now: DateTime<Utc>, error: Option<String>) -> Self {
+        let stale = error.is_some();
+        ProviderStatus {
+            id: p.id().clone(),
+            name: p.display_name().to_string(),
+            healthy: !stale,
+            offer_count: lg.offers.len(),
+            last_success_at: lg.at,
+            last_error: error,
+            capabilities: p.capabilities(),
+            breaker: p.breaker(),
+            unknown_gpus: p.unknown_gpus(),
+            kind: if p.engine().is_some() {
+                "http"
+            } else {
+                "simulated"
+            },
+            stale_age_seconds: match (stale, lg.at) {
+                (true, Some(at)) => Some((now - at).num_seconds().max(0)),
+                _ => None,
+            },
+            unknown_gpu_names: p
+                .unknown_gpu_names()
+                .into_iter()
+                .map(|(name, rows)| UnknownGpu { name, rows })
+                .collect(),
+        }
+    }
+}
+
+/// Timing of the index's refreshes (for metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RefreshStats {
+    pub count: u64,
+    pub last_seconds: f64,
+    pub total_seconds: f64,
 }
 
 /// An immutable view of every offer at one moment.
@@ -118,6 +172,8 @@ pub struct Snapshot {
     /// Closeness under `weights` (the default profile), per offer.
     scores: Vec<f64>,
     pub providers: Vec<ProviderStatus>,
+    /// Per provider serving stale offers: seconds since its last good listing.
+    stale_age: HashMap<ProviderId, i64>,
 }
 
 /// A provider's reliability in `[0, 1]`: the observed share of provisionings that reached
@@ -183,6 +239,10 @@ impl Snapshot {
             .enumerate()
             .map(|(i, o)| (o.id.clone(), i))
             .collect();
+        let stale_age = providers
+            .iter()
+            .filter_map(|p| p.stale_age_seconds.map(|a| (p.id.clone(), a)))
+            .collect();
         Ok(Snapshot {
             version,
             built_at,
@@ -192,6 +252,7 @@ impl Snapshot {
             weights,
             scores,
             providers,
+            stale_age,
         })
     }
 
@@ -205,6 +266,15 @@ impl Snapshot {
             weights: Weights([1.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
             scores: Vec::new(),
             providers: Vec::new(),
+            stale_age: HashMap::new(),
+        }
+    }
+
+    /// The age of a stale offer's listing, seconds (at the snapshot's build).
+    fn stale_age_of(&self, o: &Offer) -> Option<i64> {
+        match o.source {
+            OfferSource::Stale => Some(self.stale_age.get(&o.provider).copied().unwrap_or(0)),
+            _ => None,
         }
     }
 
@@ -313,6 +383,7 @@ impl Snapshot {
             .map(|(n, &i)| RankedOffer {
                 offer: self.offers[i].clone(),
                 score: scores[i],
+                stale_age_seconds: self.stale_age_of(&self.offers[i]),
                 explanation: explain.as_ref().map(|e| Explanation::from(&e[n])),
             })
             .collect();
@@ -351,6 +422,7 @@ impl Snapshot {
         Ok(RankedOffer {
             offer: self.offers[i].clone(),
             score: e.closeness,
+            stale_age_seconds: self.stale_age_of(&self.offers[i]),
             explanation: Some(Explanation::from(e)),
         })
     }
@@ -399,6 +471,9 @@ pub struct RankedOffer {
     #[serde(flatten)]
     pub offer: Offer,
     pub score: f64,
+    /// For `source = stale`: seconds since the provider's last good listing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_age_seconds: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explanation: Option<Explanation>,
 }
@@ -679,6 +754,7 @@ pub struct OfferIndex {
     providers: RwLock<Vec<Arc<dyn Provider>>>,
     current: RwLock<Arc<Snapshot>>,
     last_good: tokio::sync::Mutex<HashMap<ProviderId, LastGood>>,
+    stats: Mutex<RefreshStats>,
 }
 
 impl std::fmt::Debug for OfferIndex {
@@ -695,7 +771,34 @@ impl OfferIndex {
             providers: RwLock::new(providers),
             current: RwLock::new(Arc::new(Snapshot::empty())),
             last_good: tokio::sync::Mutex::new(HashMap::new()),
+            stats: Mutex::new(RefreshStats::default()),
         }
+    }
+
+    /// Pushes hot engine settings into every provider that runs on the shared engine.
+    pub fn apply(&self, settings: &providers::http::EngineSettings) {
+        for p in self.providers() {
+            if let Some(e) = p.engine() {
+                e.apply(settings);
+            }
+        }
+    }
+
+    /// Refresh timings so far.
+    pub fn refresh_stats(&self) -> RefreshStats {
+        *self.stats.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The snapshot's provider statuses with the breaker state read live (a breaker moves
+    /// between refreshes: its wait ends, a probe closes it).
+    pub fn statuses(&self) -> Vec<ProviderStatus> {
+        let mut out = self.snapshot().providers.clone();
+        for s in &mut out {
+            if let Some(p) = self.provider(&s.id) {
+                s.breaker = p.breaker();
+            }
+        }
+        out
     }
 
     pub fn provider(&self, id: &ProviderId) -> Option<Arc<dyn Provider>> {
@@ -737,6 +840,7 @@ impl OfferIndex {
         timeout: Duration,
         track_record: &HashMap<ProviderId, (i64, i64)>,
     ) -> Result<Arc<Snapshot>> {
+        let started = Instant::now();
         let mut set = tokio::task::JoinSet::new();
         for p in self.providers() {
             let span = info_span!("provider.list_offers", provider = %p.id());
@@ -744,7 +848,12 @@ impl OfferIndex {
                 async move {
                     let r = tokio::time::timeout(timeout, p.list_offers()).await;
                     let r = r.unwrap_or_else(|_| {
-                        Err(providers::ProviderError::Transient("timed out".into()))
+                        let e = providers::ProviderError::Transient("timed out".into());
+                        // The engine's own call was dropped mid-flight: count it as failed.
+                        if let Some(engine) = p.engine() {
+                            engine.record_abandoned(&e);
+                        }
+                        Err(e)
                     });
                     (p, r)
                 }
@@ -757,22 +866,26 @@ impl OfferIndex {
         while let Some(joined) = set.join_next().await {
             let Ok((p, r)) = joined else { continue };
             let lg = last_good.entry(p.id().clone()).or_default();
+            // The engine serves its own last good listing (marked stale) when a fetch
+            // fails: that is a failure of the provider all the same.
+            let r = match r {
+                Ok(list)
+                    if !list.is_empty() && list.iter().all(|o| o.source == OfferSource::Stale) =>
+                {
+                    Err(providers::ProviderError::Transient(
+                        p.engine()
+                            .and_then(providers::http::Engine::last_error)
+                            .unwrap_or_else(|| "serving stale offers".to_string()),
+                    ))
+                }
+                other => other,
+            };
             let status = match r {
                 Ok(list) => {
                     lg.offers = list;
                     lg.at = Some(now);
                     offers.extend(lg.offers.iter().cloned());
-                    ProviderStatus {
-                        id: p.id().clone(),
-                        name: p.display_name().to_string(),
-                        healthy: true,
-                        offer_count: lg.offers.len(),
-                        last_success_at: lg.at,
-                        last_error: None,
-                        capabilities: p.capabilities(),
-                        breaker: p.breaker(),
-                        unknown_gpus: p.unknown_gpus(),
-                    }
+                    ProviderStatus::of(p.as_ref(), lg, now, None)
                 }
                 Err(e) => {
                     warn!(provider = %p.id(), error = %e, "listing offers failed; serving stale offers");
@@ -780,17 +893,7 @@ impl OfferIndex {
                         o.source = OfferSource::Stale;
                         o
                     }));
-                    ProviderStatus {
-                        id: p.id().clone(),
-                        name: p.display_name().to_string(),
-                        healthy: false,
-                        offer_count: lg.offers.len(),
-                        last_success_at: lg.at,
-                        last_error: Some(e.to_string()),
-                        capabilities: p.capabilities(),
-                        breaker: p.breaker(),
-                        unknown_gpus: p.unknown_gpus(),
-                    }
+                    ProviderStatus::of(p.as_ref(), lg, now, Some(e.to_string()))
                 }
             };
             statuses.push(status);
@@ -810,6 +913,11 @@ impl OfferIndex {
             Ok(mut g) => *g = Arc::clone(&snap),
             Err(p) => *p.into_inner() = Arc::clone(&snap),
         }
+        let took = started.elapsed().as_secs_f64();
+        let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+        stats.count += 1;
+        stats.last_seconds = took;
+        stats.total_seconds += took;
         Ok(snap)
     }
 }

@@ -115,6 +115,9 @@ pub const VERIFY_TTL: &str = "auth.email_verification_ttl_seconds";
 pub const MFA_TOKEN_TTL: &str = "auth.mfa_token_ttl_seconds";
 pub const MAIL_TRANSPORT: &str = "mail.transport";
 pub const REQUIRE_EMAIL_VERIFICATION: &str = "auth.require_email_verification";
+pub const PROVIDER_TIMEOUT_MS: &str = "providers.timeout_ms";
+pub const BREAKER_FAILURES: &str = "providers.breaker_failure_threshold";
+pub const BREAKER_OPEN_MS: &str = "providers.breaker_open_ms";
 
 static DEFS: &[Def] = &[
     Def { key: MODE, kind: Kind::Choice { allowed: &["sandbox", "live"] }, default: "\"sandbox\"", scopes: TENANT_ONLY,
@@ -224,6 +227,12 @@ static DEFS: &[Def] = &[
         description: "How the POD's mail leaves: outbox (kept in the sandbox mailbox only) or ses (Amazon SES, configured at boot)." },
     Def { key: REQUIRE_EMAIL_VERIFICATION, kind: Kind::Bool, default: "false", scopes: SYSTEM_SCOPES,
         description: "Whether a SANDBOX POD also mails a verification link at sign-up and refuses sign-in until it is used (LIVE PODs always do)." },
+    Def { key: PROVIDER_TIMEOUT_MS, kind: Kind::Int { min: 100, max: 120_000 }, default: "10000", scopes: &[ScopeKind::Global],
+        description: "Whole-request timeout of every provider call, and the deadline of one provider's listing in an offer refresh, milliseconds. Applied at the next refresh." },
+    Def { key: BREAKER_FAILURES, kind: Kind::Int { min: 1, max: 100 }, default: "5", scopes: &[ScopeKind::Global],
+        description: "Consecutive failed provider calls that open the provider's circuit breaker. A change resets every breaker to closed." },
+    Def { key: BREAKER_OPEN_MS, kind: Kind::Int { min: 100, max: 3_600_000 }, default: "10000", scopes: &[ScopeKind::Global],
+        description: "How long an open circuit breaker refuses calls before one probe (half-open), milliseconds. A change resets every breaker to closed." },
 ];
 
 /// Every parameter the product knows.

@@ -216,13 +216,34 @@ impl Broker {
     /// Refreshes a world's offer index now.
     pub async fn refresh(&self, mode: Mode) -> Result<()> {
         let weights = self.profile_weights(DEFAULT_TENANT, "balanced").await?;
-        let ttl = self.params.int(params::CACHE_TTL, SYSTEM).await?;
-        let timeout = Duration::from_secs(u64::try_from(ttl.clamp(1, 30)).unwrap_or(10));
+        let settings = self.engine_settings().await?;
         let record = self.allocations.track_record(mode).await?;
-        self.index(mode)
-            .refresh(self.clock.now(), weights, timeout, &record)
+        let index = self.index(mode);
+        index.apply(&settings);
+        index
+            .refresh(self.clock.now(), weights, settings.timeout, &record)
             .await?;
         Ok(())
+    }
+
+    /// The hot engine settings from the parameter store (global scope).
+    pub async fn engine_settings(&self) -> Result<providers::http::EngineSettings> {
+        let ms = |v: i64| Duration::from_millis(u64::try_from(v).unwrap_or(1).max(1));
+        let ttl = self.params.int(params::CACHE_TTL, SYSTEM).await?;
+        Ok(providers::http::EngineSettings {
+            timeout: ms(self.params.int(params::PROVIDER_TIMEOUT_MS, SYSTEM).await?),
+            breaker: providers::http::BreakerPolicy {
+                consecutive_failures: u32::try_from(
+                    self.params.int(params::BREAKER_FAILURES, SYSTEM).await?,
+                )
+                .unwrap_or(5),
+                backoff: providers::http::BreakerBackoff::Constant(ms(self
+                    .params
+                    .int(params::BREAKER_OPEN_MS, SYSTEM)
+                    .await?)),
+            },
+            offers_ttl: ms(ttl.saturating_mul(1000)),
+        })
     }
 
     async fn refresh_loop(self: Arc<Self>) {

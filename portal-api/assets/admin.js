@@ -1,5 +1,5 @@
-// Admin pages: the sandbox mail outbox (activation links are clickable) and the runtime
-// parameters (list and edit). The API enforces the admin role; this only hides the pages.
+// Admin pages: the sandbox mail outbox (activation links are clickable), the runtime
+// parameters (list and edit) and the providers (health, breakers, sandbox fault knobs). The API enforces the admin role; this only hides the pages.
 'use strict';
 
 document.addEventListener('DOMContentLoaded', () => {
@@ -171,6 +171,82 @@ document.addEventListener('DOMContentLoaded', () => {
     })();
   }
 
+  function providersPage() {
+    const tbody = $('providers-body');
+    const caps = (c) => Object.entries(c || {}).filter(([, v]) => v).map(([k]) => k).join(', ');
+
+    function faultsForm(p) {
+      const f = p.faults;
+      if (!f) return '–';
+      const num = (name, value, label, attrs) => GB.el('label', { class: 'small' }, `${label} `,
+        GB.el('input', Object.assign({ name, value: String(value), inputmode: 'decimal', size: 6 }, attrs || {})));
+      const box = (name, checked, label) => GB.el('label', { class: 'small' },
+        GB.el('input', { type: 'checkbox', name, checked }), ` ${label}`);
+      const status = GB.el('span', { class: 'param-status', role: 'status' });
+      const wire = f.wire_faults;
+      const form = GB.el('form', { class: 'faults-form', novalidate: true, dataset: { provider: p.id } },
+        num('latency_ms', f.latency_ms, 'latency ms'),
+        num('error_rate', f.error_rate, 'error rate'),
+        wire ? num('rate_limited_next', f.rate_limited_next, '429 next') : null,
+        wire ? box('garbage', f.garbage, 'garbage') : null,
+        wire ? box('hang', f.hang, 'hang') : null,
+        GB.el('button', { type: 'submit', class: 'button small primary' }, 'Apply'), status);
+      form.addEventListener('submit', async (ev) => {
+        ev.preventDefault();
+        const v = (n) => form.elements[n];
+        const body = {
+          latency_ms: Number(v('latency_ms').value),
+          error_rate: Number(v('error_rate').value),
+        };
+        if (wire) {
+          body.rate_limited_next = Number(v('rate_limited_next').value);
+          body.garbage = v('garbage').checked;
+          body.hang = v('hang').checked;
+        }
+        status.className = 'param-status';
+        status.textContent = 'Saving…';
+        try {
+          await GB.api(`/api/v1/admin/sandbox/faults/${encodeURIComponent(p.id)}`, { method: 'PUT', body });
+          status.classList.add('ok');
+          status.textContent = 'Applied';
+        } catch (e) {
+          status.classList.add('bad');
+          status.textContent = e.message;
+        }
+      });
+      return form;
+    }
+
+    function row(p) {
+      const unknown = (p.unknown_gpu_names || []).map((u) => `${u.name} (${u.rows})`).join(', ');
+      const last = p.last_error
+        ? GB.el('span', { class: 'bad' }, p.last_error)
+        : (p.last_success_at ? new Date(p.last_success_at).toLocaleString() : '–');
+      const offers = p.stale_age_seconds !== null && p.stale_age_seconds !== undefined
+        ? `${p.offer_count} (stale, ${p.stale_age_seconds} s old)` : String(p.offer_count);
+      return GB.el('tr', { dataset: { provider: p.id } },
+        GB.el('td', {}, GB.el('strong', {}, p.name), GB.el('span', { class: 'sub' }, `${p.id} · ${caps(p.capabilities)}`)),
+        GB.el('td', { class: 'small' }, p.kind, p.timeout_ms ? GB.el('span', { class: 'sub' }, `timeout ${p.timeout_ms} ms`) : null),
+        GB.el('td', {}, GB.el('span', { class: 'chip' }, p.healthy ? 'healthy' : 'degraded')),
+        GB.el('td', { class: 'small provider-breaker' }, p.breaker || '–'),
+        GB.el('td', { class: 'small' }, last),
+        GB.el('td', { class: 'small' }, offers),
+        GB.el('td', { class: 'small' }, unknown ? `${unknown} · ${p.unknown_gpus} rows skipped` : '–'),
+        GB.el('td', {}, faultsForm(p)));
+    }
+
+    (async () => {
+      try {
+        const page = await GB.api('/api/v1/admin/providers');
+        tbody.replaceChildren(...page.items.map(row));
+      } catch (e) {
+        if (e.status === 403) denied(e.message);
+        else GB.showError($('providers-error'), e);
+      }
+    })();
+  }
+
   if (section.dataset.adminPage === 'outbox') outboxPage();
+  else if (section.dataset.adminPage === 'providers') providersPage();
   else paramsPage();
 });

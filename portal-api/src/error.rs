@@ -22,6 +22,12 @@ pub enum ApiError {
     BadBody(String),
     #[error("not found")]
     NoRoute,
+    /// A well-formed value outside its allowed range (`field` names it).
+    #[error("`{field}`: {message}")]
+    OutOfRange { field: String, message: String },
+    /// A SANDBOX-only feature asked for by a tenant in another mode.
+    #[error("only in SANDBOX mode")]
+    SandboxOnly(&'static str),
 }
 
 /// The RFC 9457 body.
@@ -165,6 +171,22 @@ impl ApiError {
                 "malformed-body",
                 "Malformed request body",
                 m.clone(),
+                None,
+                None,
+            ),
+            ApiError::OutOfRange { field, message } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "out-of-range",
+                "A value is out of range",
+                format!("`{field}`: {message}"),
+                Some(field.clone()),
+                None,
+            ),
+            ApiError::SandboxOnly(what) => (
+                StatusCode::CONFLICT,
+                "sandbox-only",
+                "Only in SANDBOX mode",
+                format!("{what} exist only in SANDBOX mode; this tenant is LIVE"),
                 None,
                 None,
             ),

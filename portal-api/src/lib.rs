@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod identity;
+pub mod metrics;
 pub mod server;
 pub mod state;
 pub mod stripe;
@@ -46,6 +47,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/.well-known/jwks.json", get(jwks))
+        .route("/metrics", get(metrics::metrics))
         .merge(api::router())
         .merge(ui::router())
         .fallback(no_route)

@@ -207,6 +207,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
     let (sandbox_providers, fakes) = sandbox::world::sandbox_providers(Arc::clone(&market), world)
         .await
         .context("starting the sandbox world")?;
+    let fakes = Arc::new(fakes);
     let mut worlds = HashMap::new();
     worlds.insert(Mode::Sandbox, sandbox_providers);
     // Filled from the stored LIVE credentials once the database is open (`rebuild_live`).
@@ -284,6 +285,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
         identity,
         market: Some(market),
         stripe_publishable_key: cfg.stripe_publishable_key.clone().filter(|k| !k.is_empty()),
+        fakes: Some(Arc::clone(&fakes)),
     });
     let app = crate::app(Arc::clone(&state));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();

@@ -18,4 +18,7 @@ pub struct AppState {
     pub market: Option<Arc<sandbox::Market>>,
     /// Stripe's publishable key (`pk_…`) for Stripe.js on the top-up page, when configured.
     pub stripe_publishable_key: Option<String>,
+    /// The sandbox's running wire fakes (their fault knobs); stopped when the last holder
+    /// drops it.
+    pub fakes: Option<Arc<sandbox::world::FakesHandle>>,
 }

@@ -98,6 +98,20 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// The taxonomy kind as a stable label (metrics, logs).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProviderError::NoCapacity => "no_capacity",
+            ProviderError::NoQuota => "no_quota",
+            ProviderError::Auth => "auth",
+            ProviderError::RateLimited { .. } => "rate_limited",
+            ProviderError::Transient(_) => "transient",
+            ProviderError::InvalidResponse(_) => "invalid_response",
+            ProviderError::Unsupported => "unsupported",
+            ProviderError::NotFound => "not_found",
+        }
+    }
+
     /// Whether retrying the same call later may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(
@@ -131,6 +145,14 @@ pub trait Provider: Send + Sync {
     /// Listing rows skipped because their GPU is not in the catalogue (never guessed).
     fn unknown_gpus(&self) -> u64 {
         self.engine().map_or(0, crate::http::Engine::skipped_gpus)
+    }
+
+    /// The distinct unknown GPU names seen, with their row counts (bounded; see
+    /// [`crate::http::MAX_UNKNOWN_GPU_NAMES`]).
+    fn unknown_gpu_names(&self) -> Vec<(String, u64)> {
+        self.engine()
+            .map(crate::http::Engine::unknown_gpu_names)
+            .unwrap_or_default()
     }
 
     async fn list_offers(&self) -> Result<Vec<Offer>, ProviderError>;

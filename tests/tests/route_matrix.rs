@@ -46,6 +46,9 @@ const MATRIX: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/admin/providers/{id}/credentials", Admin),
     ("PUT", "/api/v1/admin/providers/{id}/credentials", Admin),
     ("DELETE", "/api/v1/admin/providers/{id}/credentials", Admin),
+    ("GET", "/api/v1/admin/providers", Admin),
+    ("GET", "/api/v1/admin/sandbox/faults/{provider}", Admin),
+    ("PUT", "/api/v1/admin/sandbox/faults/{provider}", Admin),
     ("GET", "/api/v1/admin/sandbox/instances", Admin),
     ("GET", "/api/v1/admin/sandbox/providers/{id}/knobs", Admin),
     ("PUT", "/api/v1/admin/sandbox/providers/{id}/knobs", Admin),
@@ -92,6 +95,7 @@ const MATRIX: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/ranking/profiles", Public),
     ("POST", "/api/v1/webhooks/stripe", Public),
     ("GET", "/healthz", Public),
+    ("GET", "/metrics", Public),
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];

@@ -8,6 +8,7 @@ mod deployments;
 mod offers;
 mod payments;
 mod plans;
+mod resilience;
 mod statements;
 
 use std::sync::Arc;
@@ -116,4 +117,5 @@ pub fn router() -> Router<Arc<AppState>> {
         .merge(statements::router())
         .merge(payments::router())
         .merge(credentials::router())
+        .merge(resilience::router())
 }

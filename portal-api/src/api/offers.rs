@@ -66,12 +66,9 @@ async fn providers_list(
     State(s): State<Arc<AppState>>,
     who: MaybeAuthed,
 ) -> ApiResult<Json<Page<broker::offers::ProviderStatus>>> {
-    let snap = s
-        .broker
-        .index(s.broker.mode(&tenant(&who)).await?)
-        .snapshot();
+    let index = s.broker.index(s.broker.mode(&tenant(&who)).await?);
     Ok(Json(Page {
-        items: snap.providers.clone(),
+        items: index.statuses(),
         next_cursor: None,
     }))
 }

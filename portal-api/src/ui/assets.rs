@@ -18,6 +18,7 @@ pub const DEPLOYMENTS_HTML: &str = include_str!("../../assets/deployments.html")
 pub const ACTIVATE_HTML: &str = include_str!("../../assets/activate.html");
 pub const OUTBOX_HTML: &str = include_str!("../../assets/outbox.html");
 pub const PARAMS_HTML: &str = include_str!("../../assets/params.html");
+pub const PROVIDERS_HTML: &str = include_str!("../../assets/providers.html");
 pub const BILLING_HTML: &str = include_str!("../../assets/billing.html");
 pub const TOPUP_HTML: &str = include_str!("../../assets/topup.html");
 

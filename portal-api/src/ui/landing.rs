@@ -260,6 +260,9 @@ mod tests {
             capabilities: Capabilities::ALL,
             breaker: None,
             unknown_gpus: 0,
+            kind: "http",
+            stale_age_seconds: None,
+            unknown_gpu_names: Vec::new(),
         }
     }
 

@@ -203,6 +203,17 @@ async fn params(State(s): State<Arc<AppState>>) -> Response {
     .await
 }
 
+async fn providers_page(State(s): State<Arc<AppState>>) -> Response {
+    shell(
+        &s,
+        "Admin · Providers",
+        Nav::Admin,
+        "admin.js",
+        assets::PROVIDERS_HTML.to_string(),
+    )
+    .await
+}
+
 async fn plans_page(State(s): State<Arc<AppState>>) -> Response {
     let mode = default_mode(&s).await;
     match s.broker.plans.catalogue(DEFAULT_TENANT).await {
@@ -283,6 +294,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/admin", get(outbox))
         .route("/admin/outbox", get(outbox))
         .route("/admin/params", get(params))
+        .route("/admin/providers", get(providers_page))
         .route("/plans", get(plans_page))
         .route("/billing", get(billing_page))
         .route("/assets/{name}", get(assets::serve))

@@ -2,8 +2,8 @@
 //! policy, plus an observable [`BreakerState`] for health pages.
 
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use failsafe::failure_policy::{consecutive_failures, ConsecutiveFailures};
 use failsafe::{Config, Instrument, StateMachine};
@@ -86,23 +86,32 @@ const CLOSED: u8 = 0;
 const OPEN: u8 = 1;
 const HALF_OPEN: u8 = 2;
 
-/// Records transitions so the state can be read without calling through the breaker.
+/// Records transitions so the state can be read without calling through the breaker; with
+/// a constant wait it also knows when an open breaker's probe is due.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Observed(Arc<AtomicU8>);
+pub(crate) struct Observed {
+    state: Arc<AtomicU8>,
+    opened_at: Arc<Mutex<Option<Instant>>>,
+    constant_wait: Option<Duration>,
+}
 
 impl Instrument for Observed {
     fn on_call_rejected(&self) {}
 
     fn on_open(&self) {
-        self.0.store(OPEN, Ordering::Relaxed);
+        *self
+            .opened_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+        self.state.store(OPEN, Ordering::Relaxed);
     }
 
     fn on_half_open(&self) {
-        self.0.store(HALF_OPEN, Ordering::Relaxed);
+        self.state.store(HALF_OPEN, Ordering::Relaxed);
     }
 
     fn on_closed(&self) {
-        self.0.store(CLOSED, Ordering::Relaxed);
+        self.state.store(CLOSED, Ordering::Relaxed);
     }
 }
 
@@ -111,11 +120,18 @@ impl Instrument for Observed {
 pub(crate) struct Breaker {
     machine: StateMachine<ConsecutiveFailures<Waits>, Observed>,
     observed: Observed,
+    policy: BreakerPolicy,
 }
 
 impl Breaker {
     pub(crate) fn new(policy: BreakerPolicy) -> Self {
-        let observed = Observed::default();
+        let observed = Observed {
+            constant_wait: match policy.backoff {
+                BreakerBackoff::Constant(d) => Some(d),
+                BreakerBackoff::Exponential { .. } => None,
+            },
+            ..Observed::default()
+        };
         let machine = Config::new()
             .failure_policy(consecutive_failures(
                 policy.consecutive_failures.max(1),
@@ -123,7 +139,15 @@ impl Breaker {
             ))
             .instrument(observed.clone())
             .build();
-        Self { machine, observed }
+        Self {
+            machine,
+            observed,
+            policy,
+        }
+    }
+
+    pub(crate) fn policy(&self) -> BreakerPolicy {
+        self.policy
     }
 
     /// Whether a call may go out now (moves Open to HalfOpen once the wait is over).
@@ -139,11 +163,22 @@ impl Breaker {
         }
     }
 
-    /// The state after the last transition (an Open breaker whose wait is over reads Open
-    /// until the next call probes it).
+    /// The state after the last transition. An open breaker whose constant wait is over
+    /// reads `HalfOpen` (the next call is the probe) before that call moves it there; with
+    /// an exponential wait it reads Open until the next call probes it.
     pub(crate) fn state(&self) -> BreakerState {
-        match self.observed.0.load(Ordering::Relaxed) {
-            OPEN => BreakerState::Open,
+        match self.observed.state.load(Ordering::Relaxed) {
+            OPEN => {
+                let opened = *self
+                    .observed
+                    .opened_at
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                match (opened, self.observed.constant_wait) {
+                    (Some(at), Some(wait)) if at.elapsed() >= wait => BreakerState::HalfOpen,
+                    _ => BreakerState::Open,
+                }
+            }
             HALF_OPEN => BreakerState::HalfOpen,
             _ => BreakerState::Closed,
         }
@@ -171,6 +206,21 @@ mod tests {
         assert_eq!(b.state(), BreakerState::HalfOpen);
         b.record(false);
         assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn an_open_breaker_reads_half_open_once_its_constant_wait_is_over() {
+        let b = Breaker::new(BreakerPolicy {
+            consecutive_failures: 1,
+            backoff: BreakerBackoff::Constant(Duration::from_millis(30)),
+        });
+        b.record(true);
+        assert_eq!(b.state(), BreakerState::Open);
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        assert!(b.permits());
+        b.record(true);
+        assert_eq!(b.state(), BreakerState::Open);
     }
 
     #[test]

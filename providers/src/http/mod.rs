@@ -22,11 +22,12 @@ mod retry;
 mod secret;
 pub mod sigv4;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -46,6 +47,29 @@ use crate::{Offer, OfferSource, ProviderError, ProviderId};
 
 /// How long an offer listing is served from cache unless told otherwise.
 pub const DEFAULT_OFFERS_TTL: Duration = Duration::from_secs(60);
+
+/// Distinct unknown GPU names kept per engine (further new names are only counted).
+pub const MAX_UNKNOWN_GPU_NAMES: usize = 50;
+
+/// The engine settings an operator may change while it runs (the broker pushes them from
+/// the parameter store before every refresh; see [`Engine::apply`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineSettings {
+    /// Whole-request timeout of every call.
+    pub timeout: Duration,
+    pub breaker: BreakerPolicy,
+    /// How long an offer listing is served from cache.
+    pub offers_ttl: Duration,
+}
+
+/// What an engine has seen of its provider's calls (for metrics).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallStats {
+    /// Attempts sent (retries included) and calls refused by the open breaker.
+    pub calls: u64,
+    /// Failed calls by [`ProviderError::kind`].
+    pub errors: BTreeMap<&'static str, u64>,
+}
 
 /// The result of a pure wire → offer map: the offers, and the GPU spellings it skipped
 /// because the catalogue does not know them (never guessed).
@@ -394,16 +418,29 @@ pub struct Engine {
     provider: ProviderId,
     base_url: String,
     credentials: Option<Secret>,
-    timeout: Duration,
+    /// Milliseconds; hot (see [`Engine::apply`]).
+    timeout_ms: AtomicU64,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
     limiter: DefaultDirectRateLimiter,
-    breaker: breaker::Breaker,
-    offers: moka::future::Cache<(), Arc<Vec<Offer>>>,
+    /// Replaced (state reset) when [`Engine::apply`] brings another policy.
+    breaker: RwLock<breaker::Breaker>,
+    /// The listing and when it was fetched; its age is checked against `offers_ttl_ms` on
+    /// every read, so a TTL change applies to the entry already cached.
+    offers: moka::future::Cache<(), (Arc<Vec<Offer>>, Instant)>,
+    offers_ttl_ms: AtomicU64,
     last_good: Mutex<Option<Arc<Vec<Offer>>>>,
+    last_error: Mutex<Option<String>>,
     skipped_gpus: AtomicU64,
+    unknown_gpus: Mutex<BTreeMap<String, u64>>,
+    calls: AtomicU64,
+    errors: Mutex<BTreeMap<&'static str, u64>>,
     token: tokio::sync::Mutex<Option<Token>>,
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl std::fmt::Debug for Engine {
@@ -412,7 +449,7 @@ impl std::fmt::Debug for Engine {
             .field("provider", &self.provider)
             .field("base_url", &self.base_url)
             .field("credentials", &self.credentials)
-            .field("breaker", &self.breaker.state())
+            .field("breaker", &self.breaker_state())
             .finish_non_exhaustive()
     }
 }
@@ -437,7 +474,7 @@ impl Engine {
         let ttl = config.offers_ttl.max(Duration::from_millis(1));
         Ok(Self {
             provider: ProviderId(descriptor.id.to_string()),
-            timeout: config.timeout.unwrap_or(descriptor.timeout),
+            timeout_ms: AtomicU64::new(millis(config.timeout.unwrap_or(descriptor.timeout))),
             descriptor,
             base_url,
             credentials: config.credentials,
@@ -445,13 +482,15 @@ impl Engine {
             clock: config.clock,
             http,
             limiter: RateLimiter::direct(quota),
-            breaker: breaker::Breaker::new(config.breaker),
-            offers: moka::future::Cache::builder()
-                .max_capacity(1)
-                .time_to_live(ttl)
-                .build(),
+            breaker: RwLock::new(breaker::Breaker::new(config.breaker)),
+            offers: moka::future::Cache::builder().max_capacity(1).build(),
+            offers_ttl_ms: AtomicU64::new(millis(ttl)),
             last_good: Mutex::new(None),
+            last_error: Mutex::new(None),
             skipped_gpus: AtomicU64::new(0),
+            unknown_gpus: Mutex::new(BTreeMap::new()),
+            calls: AtomicU64::new(0),
+            errors: Mutex::new(BTreeMap::new()),
             token: tokio::sync::Mutex::new(None),
         })
     }
@@ -473,8 +512,101 @@ impl Engine {
         self.clock.now()
     }
 
+    fn breaker(&self) -> breaker::Breaker {
+        self.breaker
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     pub fn breaker_state(&self) -> BreakerState {
-        self.breaker.state()
+        self.breaker().state()
+    }
+
+    /// The whole-request timeout now in force.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.load(Ordering::Relaxed))
+    }
+
+    fn offers_ttl(&self) -> Duration {
+        Duration::from_millis(self.offers_ttl_ms.load(Ordering::Relaxed))
+    }
+
+    /// The hot settings now in force.
+    pub fn settings(&self) -> EngineSettings {
+        EngineSettings {
+            timeout: self.timeout(),
+            breaker: self.breaker().policy(),
+            offers_ttl: self.offers_ttl(),
+        }
+    }
+
+    /// Applies hot settings: the timeout and listing TTL at once (the TTL also to the
+    /// listing already cached); a different breaker policy replaces the breaker, which
+    /// starts closed. Unchanged settings change nothing.
+    pub fn apply(&self, settings: &EngineSettings) {
+        self.timeout_ms
+            .store(millis(settings.timeout).max(1), Ordering::Relaxed);
+        self.offers_ttl_ms
+            .store(millis(settings.offers_ttl).max(1), Ordering::Relaxed);
+        let mut b = self.breaker.write().unwrap_or_else(PoisonError::into_inner);
+        if b.policy() != settings.breaker {
+            tracing::info!(provider = %self.provider, policy = ?settings.breaker, "breaker policy changed");
+            *b = breaker::Breaker::new(settings.breaker);
+        }
+    }
+
+    /// The error of the last failed listing while stale offers are served, if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records a listing the caller gave up on (its own deadline passed): a breaker failure.
+    pub fn record_abandoned(&self, error: &ProviderError) {
+        self.breaker().record(true);
+        self.count_error(error);
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
+    }
+
+    fn count_error(&self, error: &ProviderError) {
+        *self
+            .errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(error.kind())
+            .or_default() += 1;
+    }
+
+    /// Calls and errors so far.
+    pub fn call_stats(&self) -> CallStats {
+        CallStats {
+            calls: self.calls.load(Ordering::Relaxed),
+            errors: self
+                .errors
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        }
+    }
+
+    /// The distinct unknown GPU names seen (at most [`MAX_UNKNOWN_GPU_NAMES`]) with how
+    /// many listing rows carried each, most frequent first.
+    pub fn unknown_gpu_names(&self) -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = self
+            .unknown_gpus
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(k, n)| (k.clone(), *n))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
     }
 
     /// Offers skipped so far because their GPU name is not in the catalogue.
@@ -489,6 +621,18 @@ impl Engine {
         }
         self.skipped_gpus
             .fetch_add(names.len() as u64, Ordering::Relaxed);
+        let mut known = self
+            .unknown_gpus
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for name in names {
+            if let Some(n) = known.get_mut(name) {
+                *n += 1;
+            } else if known.len() < MAX_UNKNOWN_GPU_NAMES {
+                known.insert(name.clone(), 1);
+            }
+        }
+        drop(known);
         tracing::debug!(provider = %self.provider, skipped = ?names, "unknown GPU names skipped");
     }
 
@@ -524,6 +668,11 @@ impl Engine {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Vec<Offer>, ProviderError>>,
     {
+        if let Some((_, fetched)) = self.offers.get(&()).await {
+            if fetched.elapsed() >= self.offers_ttl() {
+                self.offers.invalidate(&()).await;
+            }
+        }
         let fresh = self
             .offers
             .try_get_with((), async {
@@ -532,12 +681,20 @@ impl Engine {
                     .last_good
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&offers));
-                Ok::<_, ProviderError>(offers)
+                *self
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = None;
+                Ok::<_, ProviderError>((offers, Instant::now()))
             })
             .await;
         match fresh {
-            Ok(offers) => Ok(offers.as_ref().clone()),
+            Ok((offers, _)) => Ok(offers.as_ref().clone()),
             Err(e) => {
+                *self
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
                 let last = self
                     .last_good
                     .lock()
@@ -588,7 +745,7 @@ impl Engine {
         let resp = self
             .http
             .post(format!("{}{token_path}", self.base_url))
-            .timeout(self.timeout)
+            .timeout(self.timeout())
             .json(&body)
             .send()
             .await
@@ -643,13 +800,14 @@ impl Engine {
             let mut attempt = 0;
             let result = loop {
                 attempt += 1;
-                if !self.breaker.permits() {
+                self.calls.fetch_add(1, Ordering::Relaxed);
+                let breaker = self.breaker();
+                if !breaker.permits() {
                     break Err(ProviderError::Transient("circuit breaker open".to_string()));
                 }
                 self.limiter.until_ready().await;
                 let outcome = self.attempt(&call, &decode).await;
-                self.breaker
-                    .record(matches!(&outcome, Err(e) if outcome::is_failure(&e.error)));
+                breaker.record(matches!(&outcome, Err(e) if outcome::is_failure(&e.error)));
                 match outcome {
                     Ok(v) => break Ok(v),
                     Err(e) if e.retry && attempt < max => {
@@ -666,6 +824,9 @@ impl Engine {
                     Err(e) => break Err(e.error),
                 }
             };
+            if let Err(e) = &result {
+                self.count_error(e);
+            }
             let span = tracing::Span::current();
             span.record("attempts", attempt);
             match &result {
@@ -689,7 +850,7 @@ impl Engine {
         let mut req = self
             .http
             .request(call.method.as_reqwest(), &url)
-            .timeout(self.timeout);
+            .timeout(self.timeout());
         for (name, value) in &call.headers {
             req = req.header(*name, value);
         }
@@ -798,5 +959,115 @@ impl Engine {
             retry: self.descriptor.retryable_statuses.contains(&status),
             error,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(ttl: Duration) -> Engine {
+        let descriptor = Descriptor {
+            id: "test",
+            display_name: "Test",
+            base_url: "http://127.0.0.1:9",
+            auth: AuthScheme::None,
+            quota_per_minute: 600,
+            burst: 10,
+            timeout: Duration::from_secs(5),
+            retryable_statuses: DEFAULT_RETRYABLE,
+            classify_error: None,
+        };
+        Engine::new(
+            descriptor,
+            EngineConfig {
+                offers_ttl: ttl,
+                ..EngineConfig::default()
+            },
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_ttl_change_applies_to_the_listing_already_cached() {
+        let e = engine(Duration::from_secs(60));
+        let fetches = AtomicU64::new(0);
+        let fetch = || async {
+            fetches.fetch_add(1, Ordering::SeqCst);
+            Ok(Vec::new())
+        };
+        e.offers(fetch).await.unwrap();
+        e.offers(fetch).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 1, "served from cache");
+        let mut s = e.settings();
+        s.offers_ttl = Duration::from_millis(1);
+        s.timeout = Duration::from_millis(750);
+        e.apply(&s);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        e.offers(fetch).await.unwrap();
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            2,
+            "the shorter TTL expired it"
+        );
+        assert_eq!(e.timeout(), Duration::from_millis(750));
+    }
+
+    #[tokio::test]
+    async fn a_failed_listing_serves_stale_offers_and_remembers_the_error() {
+        let e = engine(Duration::from_millis(1));
+        let offer: Offer = serde_json::from_value(serde_json::json!({
+            "id": "test:a", "provider": "test", "instance_type": "a", "gpu_model": "H100 SXM",
+            "gpu_count": 1, "gpu_memory_gib": 80.0, "vcpus": 8, "memory_gib": 64.0,
+            "storage_gib": 100, "region": "r", "country": null, "pricing": "on_demand",
+            "price_per_hour": "2.00", "price_per_gpu_hour": "2.00", "available": 1,
+            "as_of": "2026-01-01T00:00:00Z", "source": "live"
+        }))
+        .unwrap();
+        let good = offer.clone();
+        e.offers(|| async move { Ok(vec![good]) }).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let stale = e
+            .offers(|| async { Err(ProviderError::Transient("down".into())) })
+            .await
+            .unwrap();
+        assert_eq!(stale.len(), 1);
+        assert_eq!(stale[0].source, OfferSource::Stale);
+        assert!(e.last_error().is_some_and(|m| m.contains("down")));
+    }
+
+    #[test]
+    fn unknown_gpu_names_are_counted_and_bounded() {
+        let e = engine(Duration::from_secs(60));
+        e.count_skipped(&["Z1".to_string(), "Z1".to_string(), "Z2".to_string()]);
+        let many: Vec<String> = (0..100).map(|i| format!("N{i:03}")).collect();
+        e.count_skipped(&many);
+        let names = e.unknown_gpu_names();
+        assert_eq!(names.len(), MAX_UNKNOWN_GPU_NAMES);
+        assert_eq!(names[0], ("Z1".to_string(), 2));
+        assert_eq!(e.skipped_gpus(), 103);
+    }
+
+    #[test]
+    fn a_new_breaker_policy_replaces_the_breaker_and_the_same_one_keeps_it() {
+        let e = engine(Duration::from_secs(60));
+        let mut s = e.settings();
+        s.breaker = BreakerPolicy {
+            consecutive_failures: 1,
+            backoff: BreakerBackoff::Constant(Duration::from_secs(60)),
+        };
+        e.apply(&s);
+        e.record_abandoned(&ProviderError::Transient("timed out".into()));
+        assert_eq!(e.breaker_state(), BreakerState::Open);
+        e.apply(&s);
+        assert_eq!(
+            e.breaker_state(),
+            BreakerState::Open,
+            "same policy, same breaker"
+        );
+        s.breaker.consecutive_failures = 2;
+        e.apply(&s);
+        assert_eq!(e.breaker_state(), BreakerState::Closed);
+        assert_eq!(e.call_stats().errors.get("transient"), Some(&1));
     }
 }
