@@ -36,8 +36,7 @@ fn request() -> ProvisionRequest {
 
 #[tokio::test]
 async fn gpu_tagged_machines_become_unpriced_owned_offers_per_tag_zone_and_pool() {
-    let server =
-        Scripted::start(Reply::json(200, fixture("maas/machines-gpu-tagged.json"))).await;
+    let server = Scripted::start(Reply::json(200, fixture("maas/machines-gpu-tagged.json"))).await;
     let adapter = maas(&server.url);
 
     let offers = adapter.list_offers().await.unwrap();
@@ -84,7 +83,10 @@ async fn machines_without_gpu_tags_give_no_offers() {
 
     let offers = adapter.list_offers().await.unwrap();
 
-    assert!(offers.is_empty(), "the recorded machines are tagged `virtual` only");
+    assert!(
+        offers.is_empty(),
+        "the recorded machines are tagged `virtual` only"
+    );
     assert_eq!(adapter.engine().skipped_gpus(), 0);
 }
 
@@ -122,7 +124,11 @@ async fn allocate_conflict_means_no_capacity() {
     assert_eq!(seen[1].method, "POST");
     assert_eq!(seen[1].path, "/machines/");
     assert_eq!(seen[1].query.as_deref(), Some("op=allocate"));
-    assert!(seen[1].body.contains("tags=gpu-8x-h100-sxm"), "{}", seen[1].body);
+    assert!(
+        seen[1].body.contains("tags=gpu-8x-h100-sxm"),
+        "{}",
+        seen[1].body
+    );
     assert!(seen[1].body.contains("zone=default"));
     assert!(seen[1].body.contains("pool=default"));
     assert!(seen[1].body.contains("agent_name=alloc-3"));
@@ -217,8 +223,15 @@ async fn release_sends_the_configured_erase_and_accepts_a_repeat_on_a_releasing_
     let seen = server.seen.lock().unwrap();
     assert_eq!(seen[0].query.as_deref(), Some("op=release"));
     assert!(seen[0].body.contains("erase=true"), "{}", seen[0].body);
-    assert!(seen[0].body.contains("secure_erase=true"), "{}", seen[0].body);
-    assert_eq!(seen[2].method, "GET", "the 409 is checked against the machine's state");
+    assert!(
+        seen[0].body.contains("secure_erase=true"),
+        "{}",
+        seen[0].body
+    );
+    assert_eq!(
+        seen[2].method, "GET",
+        "the 409 is checked against the machine's state"
+    );
 }
 
 #[tokio::test]

@@ -24,6 +24,13 @@ pub(crate) const GPU_TAG_PREFIX: &str = "gpu-";
 /// NODE_STATUS Ready.
 const READY: i64 = 4;
 
+/// Machines in service: Ready, or on their way through a deployment and back (Deployed 6,
+/// Deploying 9, Allocated 10, Releasing 12, Disk erasing 14). New, commissioning, broken or
+/// failed machines make no offer.
+fn in_service(status: i64) -> bool {
+    matches!(status, 4 | 6 | 9 | 10 | 12 | 14)
+}
+
 /// The GPU facts a tag states: `gpu-8x-h100-sxm` → (8, H100-SXM).
 pub(crate) fn gpu_tag(tag: &str) -> Option<(u32, &'static gpus::GpuModel)> {
     let rest = tag.strip_prefix(GPU_TAG_PREFIX)?;
@@ -43,13 +50,13 @@ fn named(n: Option<&super::wire::Named>) -> &str {
     n.map_or("default", |z| z.name.as_str())
 }
 
-/// One offer per GPU tag, zone and pool with machines; `available` counts the Ready ones.
+/// One offer per GPU tag, zone and pool with machines in service; `available` counts the Ready ones.
 /// Region is `<zone>/<pool>`. The offers carry NO price (0): owned capacity is priced by the
 /// broker from the operator's hourly cost ([`crate::ProviderKind::Owned`]).
 pub(crate) fn offers(provider: &ProviderId, machines: &[Machine], now: DateTime<Utc>) -> Mapped {
     let mut out = Mapped::default();
     let mut groups: BTreeMap<(&str, &str, &str), Vec<&Machine>> = BTreeMap::new();
-    for m in machines {
+    for m in machines.iter().filter(|m| in_service(m.status)) {
         for tag in m.tag_names.iter().filter(|t| looks_like_gpu_tag(t)) {
             if gpu_tag(tag).is_none() {
                 out.unknown_gpus.push(tag.clone());
@@ -158,7 +165,10 @@ mod tests {
         assert_eq!((n, m.name), (8, "H100-SXM"));
         let (n, m) = gpu_tag("gpu-4x-a100-80gb-sxm").unwrap();
         assert_eq!((n, m.name), (4, "A100-80GB-SXM"));
-        assert_eq!(gpu_tag("gpu-1x-rtx-4090").map(|(n, m)| (n, m.name)), Some((1, "RTX4090")));
+        assert_eq!(
+            gpu_tag("gpu-1x-rtx-4090").map(|(n, m)| (n, m.name)),
+            Some((1, "RTX4090"))
+        );
         assert!(gpu_tag("gpu-0x-h100-sxm").is_none());
         assert!(gpu_tag("virtual").is_none());
         assert!(gpu_tag("gpu-2x-imaginary-9999").is_none());
