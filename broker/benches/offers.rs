@@ -64,6 +64,8 @@ fn synthetic(n: usize) -> Snapshot {
             capabilities: Capabilities::ALL,
             breaker: None,
             unknown_gpus: 0,
+            kind: providers::ProviderKind::Cloud,
+            unpriced: 0,
         })
         .collect();
     let balanced = Weights::parse(

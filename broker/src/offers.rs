@@ -103,6 +103,10 @@ pub struct ProviderStatus {
     pub breaker: Option<providers::http::BreakerState>,
     /// Listing rows skipped because their GPU is unknown to the catalogue.
     pub unknown_gpus: u64,
+    /// `cloud` (vendor prices) or `owned` (the operator's machines, priced by the admin).
+    pub kind: providers::ProviderKind,
+    /// Owned offers left out because their GPU model has no hourly cost (never sold at $0).
+    pub unpriced: usize,
 }
 
 /// An immutable view of every offer at one moment.
@@ -649,6 +653,7 @@ impl OfferQuery {
 struct LastGood {
     offers: Vec<Offer>,
     at: Option<DateTime<Utc>>,
+    unpriced: usize,
 }
 
 /// The offer index of one world (sandbox or live): its providers and current snapshot.
@@ -696,6 +701,7 @@ impl OfferIndex {
         weights: Weights,
         timeout: Duration,
         track_record: &HashMap<ProviderId, (i64, i64)>,
+        owned_costs: &crate::owned::HourlyCosts,
     ) -> Result<Arc<Snapshot>> {
         let mut set = tokio::task::JoinSet::new();
         for p in &self.providers {
@@ -720,7 +726,14 @@ impl OfferIndex {
             let lg = last_good.entry(p.id().clone()).or_default();
             let status = match r {
                 Ok(list) => {
-                    lg.offers = list;
+                    // Owned capacity has no price of its own: priced here, or not offered.
+                    (lg.offers, lg.unpriced) = match p.kind() {
+                        providers::ProviderKind::Owned => {
+                            let priced = crate::owned::price(list, owned_costs);
+                            (priced.offers, priced.unpriced)
+                        }
+                        providers::ProviderKind::Cloud => (list, 0),
+                    };
                     lg.at = Some(now);
                     offers.extend(lg.offers.iter().cloned());
                     ProviderStatus {
@@ -733,6 +746,8 @@ impl OfferIndex {
                         capabilities: p.capabilities(),
                         breaker: p.breaker(),
                         unknown_gpus: p.unknown_gpus(),
+                        kind: p.kind(),
+                        unpriced: lg.unpriced,
                     }
                 }
                 Err(e) => {
@@ -751,6 +766,8 @@ impl OfferIndex {
                         capabilities: p.capabilities(),
                         breaker: p.breaker(),
                         unknown_gpus: p.unknown_gpus(),
+                        kind: p.kind(),
+                        unpriced: lg.unpriced,
                     }
                 }
             };

@@ -26,6 +26,8 @@ pub enum Kind {
     },
     /// A ranking weight profile: `criterion:weight,...` (see `offers::Weights`).
     Weights,
+    /// Per-GPU-model hourly costs: `MODEL:micro_usd,...` (see `owned::HourlyCosts`).
+    CostTable,
 }
 
 /// Which scopes a parameter may be set at.
@@ -111,6 +113,7 @@ pub const THROTTLE_PER_MINUTE: &str = "auth.throttle_attempts_per_minute";
 pub const VERIFY_TTL: &str = "auth.email_verification_ttl_seconds";
 pub const MFA_TOKEN_TTL: &str = "auth.mfa_token_ttl_seconds";
 pub const MAIL_TRANSPORT: &str = "mail.transport";
+pub const OWNED_HOURLY_COST: &str = "maas.hourly_cost_per_gpu_micro_usd";
 
 static DEFS: &[Def] = &[
     Def { key: MODE, kind: Kind::Choice { allowed: &["sandbox", "live"] }, default: "\"sandbox\"", scopes: TENANT_ONLY,
@@ -212,6 +215,8 @@ static DEFS: &[Def] = &[
         description: "How long the MFA step of a sign-in may take after the password step, seconds." },
     Def { key: MAIL_TRANSPORT, kind: Kind::Choice { allowed: &["outbox", "ses"] }, default: "\"outbox\"", scopes: SYSTEM_SCOPES,
         description: "How the POD's mail leaves: outbox (kept in the sandbox mailbox only) or ses (Amazon SES, configured at boot)." },
+    Def { key: OWNED_HOURLY_COST, kind: Kind::CostTable, default: "\"\"", scopes: SYSTEM_SCOPES,
+        description: "Hourly cost per GPU of owned (MAAS) machines, micro-USD, as `MODEL:micro_usd,...` with catalogue model names (e.g. `H100-SXM:2100000`): the amortized cost of ownership, ranked like any offer. A model without a cost (or 0) is not offered and is counted as unpriced on the provider." },
 ];
 
 /// Every parameter the product knows.
@@ -289,6 +294,12 @@ pub fn validate(def: &Def, value: &Value) -> Result<()> {
                 message: format!("expected one of {}", allowed.join(", ")),
                 allowed: Some(allowed.iter().map(|s| s.to_string()).collect()),
             }),
+        },
+        Kind::CostTable => match value.as_str() {
+            Some(s) => crate::owned::HourlyCosts::parse(s).map(|_| ()),
+            None => Err(bad(
+                "expected a string like `H100-SXM:2100000,L40S:700000`".into()
+            )),
         },
         Kind::Weights => match value.as_str() {
             Some(s) => crate::offers::Weights::parse(s)

@@ -181,14 +181,30 @@ impl Broker {
         Weights::parse(&s)
     }
 
+    /// The admin-set hourly costs of owned (MAAS) capacity.
+    pub async fn owned_costs(&self, tenant_id: &str) -> Result<crate::owned::HourlyCosts> {
+        let s = self
+            .params
+            .text(
+                params::OWNED_HOURLY_COST,
+                Ctx {
+                    tenant_id,
+                    user_id: None,
+                },
+            )
+            .await?;
+        crate::owned::HourlyCosts::parse(&s)
+    }
+
     /// Refreshes a world's offer index now.
     pub async fn refresh(&self, mode: Mode) -> Result<()> {
         let weights = self.profile_weights(DEFAULT_TENANT, "balanced").await?;
         let ttl = self.params.int(params::CACHE_TTL, SYSTEM).await?;
         let timeout = Duration::from_secs(u64::try_from(ttl.clamp(1, 30)).unwrap_or(10));
         let record = self.allocations.track_record(mode).await?;
+        let costs = self.owned_costs(DEFAULT_TENANT).await?;
         self.index(mode)
-            .refresh(self.clock.now(), weights, timeout, &record)
+            .refresh(self.clock.now(), weights, timeout, &record, &costs)
             .await?;
         Ok(())
     }

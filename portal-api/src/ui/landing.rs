@@ -260,6 +260,8 @@ mod tests {
             capabilities: Capabilities::ALL,
             breaker: None,
             unknown_gpus: 0,
+            kind: providers::ProviderKind::Cloud,
+            unpriced: 0,
         }
     }
 
