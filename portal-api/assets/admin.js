@@ -88,6 +88,7 @@ document.addEventListener('DOMContentLoaded', () => {
         case 'bool': return 'true / false';
         case 'choice': return `one of ${k.allowed.join(', ')}`;
         case 'weights': return 'weights (criterion:weight,…)';
+        case 'cost_table': return 'costs (MODEL:micro_usd,…)';
         default: return k ? k.type : '';
       }
     }
