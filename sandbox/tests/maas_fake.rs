@@ -215,3 +215,38 @@ async fn the_adapter_allocates_deploys_polls_and_releases_a_machine_back_to_read
     assert_eq!(m.status(w.market.now()), MachineStatus::Ready);
     assert!(m.erased && m.owner.is_none() && m.owner_data.is_empty());
 }
+
+#[test]
+fn the_fleet_survives_a_restart_through_the_state_file() {
+    let dir = std::env::temp_dir().join(format!("maas-fleet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("sandbox-market.json");
+    let _ = std::fs::remove_file(&path);
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap(),
+    ));
+    let first = Market::new(7, clock.clone())
+        .unwrap()
+        .with_state_file(&path)
+        .unwrap();
+    let now = first.now();
+    first
+        .update_machines(|ms| {
+            ms[0].allocate("gpubroker", Some("alloc-x".into()), now)?;
+            Ok::<_, sandbox::fleet::StateViolation>(())
+        })
+        .unwrap()
+        .unwrap();
+    drop(first);
+
+    let second = Market::new(7, clock)
+        .unwrap()
+        .with_state_file(&path)
+        .unwrap();
+
+    let m = &second.machines()[0];
+    assert_eq!(m.status(second.now()), MachineStatus::Allocated);
+    assert_eq!(m.agent_name.as_deref(), Some("alloc-x"));
+    assert_eq!(second.machines().len(), 6);
+    let _ = std::fs::remove_dir_all(&dir);
+}
