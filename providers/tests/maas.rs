@@ -92,18 +92,26 @@ async fn machines_without_gpu_tags_give_no_offers() {
 
 #[tokio::test]
 async fn machine_states_map_to_instance_states() {
+    let recorded = fixture("maas/machine-deployed-with-constraints.json");
+    let mut ours: serde_json::Value = serde_json::from_str(&recorded).unwrap();
+    ours["owner_data"]["gpubroker_allocation"] = "alloc-3".into();
     let server = Scripted::start(Reply::json(200, "{}")).await;
-    server.push(Reply::json(
-        200,
-        fixture("maas/machine-deployed-with-constraints.json"),
-    ));
+    server.push(Reply::json(200, ours.to_string()));
     server.push(Reply::json(200, fixture("maas/machine-get.json")));
+    server.push(Reply::json(200, recorded));
     let adapter = maas(&server.url);
 
     let deployed = adapter.status(&InstanceId("4y3ha3".into())).await.unwrap();
     let broken = adapter.status(&InstanceId("g8xyqs".into())).await.unwrap();
+    let someone_elses = adapter.status(&InstanceId("4y3ha3".into())).await.unwrap();
 
     assert_eq!(deployed.state, InstanceState::Running);
+    assert_eq!(deployed.allocation_id, "alloc-3");
+    assert_eq!(
+        someone_elses.state,
+        InstanceState::Terminated,
+        "a deployed machine without our owner_data was released and reused"
+    );
     let c = deployed.connection.unwrap();
     assert_eq!((c.ssh_host.as_str(), c.ssh_port), ("192.168.100.4", 22));
     assert_eq!(broken.state, InstanceState::Failed); // 20: failed to exit rescue mode

@@ -134,9 +134,14 @@ pub(crate) fn state(status: i64) -> InstanceState {
     }
 }
 
-/// A machine as the broker sees it.
+/// A machine as the broker sees it. System ids are reused: a machine in use that carries no
+/// gpubroker allocation in its `owner_data` (cleared by every release) is someone else's now,
+/// so for the allocation that held it before it is `Terminated`.
 pub(crate) fn instance(provider: &ProviderId, m: &Machine) -> Instance {
-    let state = state(m.status);
+    let state = match (state(m.status), allocation_of(m)) {
+        (InstanceState::Pending | InstanceState::Running, None) => InstanceState::Terminated,
+        (s, _) => s,
+    };
     let connection = match (m.ip_addresses.first(), state) {
         (Some(ip), InstanceState::Running) => Some(Connection {
             ssh_host: ip.clone(),
