@@ -64,9 +64,11 @@ fn synthetic(n: usize) -> Snapshot {
             capabilities: Capabilities::ALL,
             breaker: None,
             unknown_gpus: 0,
-            kind: "http",
+            transport: "http",
             stale_age_seconds: None,
             unknown_gpu_names: Vec::new(),
+            kind: providers::ProviderKind::Cloud,
+            unpriced: 0,
         })
         .collect();
     let balanced = Weights::parse(

@@ -17,6 +17,14 @@ use providers::http::{BreakerBackoff, BreakerPolicy, EngineSettings};
 
 const HANGING: &str = "lambda";
 
+/// Owned (MAAS) capacity priced as the sandbox demo does, so its offers count too.
+fn owned_costs() -> broker::owned::HourlyCosts {
+    broker::owned::HourlyCosts::parse(
+        "H100-SXM:2100000,A100-80GB-SXM:1150000,L40S:650000,RTX4090:280000",
+    )
+    .unwrap_or_default()
+}
+
 #[derive(Debug, Default)]
 struct Round {
     wall: Duration,
@@ -31,6 +39,7 @@ async fn refresh(index: &OfferIndex, weights: &Weights, timeout: Duration) -> Ro
             weights.clone(),
             timeout,
             &HashMap::new(),
+            &owned_costs(),
         )
         .await;
     Round {

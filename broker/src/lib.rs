@@ -21,6 +21,7 @@ pub mod ledger;
 pub mod mail;
 pub mod mfa;
 pub mod offers;
+pub mod owned;
 pub mod params;
 pub mod payments;
 pub mod plans;

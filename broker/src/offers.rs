@@ -105,11 +105,15 @@ pub struct ProviderStatus {
     pub unknown_gpus: u64,
     /// How the provider is reached: `http` (the shared engine, against the vendor or a
     /// sandbox wire fake) or `simulated` (in-process sandbox simulation).
-    pub kind: &'static str,
+    pub transport: &'static str,
     /// Seconds since the last good listing, while its offers are served stale.
     pub stale_age_seconds: Option<i64>,
     /// The distinct unknown GPU names seen (bounded), most frequent first.
     pub unknown_gpu_names: Vec<UnknownGpu>,
+    /// `cloud` (vendor prices) or `owned` (the operator's machines, priced by the admin).
+    pub kind: providers::ProviderKind,
+    /// Owned offers left out because their GPU model has no hourly cost (never sold at $0).
+    pub unpriced: usize,
 }
 
 /// A GPU name a provider lists that the catalogue does not know (never guessed).
@@ -133,7 +137,9 @@ impl ProviderStatus {
             capabilities: p.capabilities(),
             breaker: p.breaker(),
             unknown_gpus: p.unknown_gpus(),
-            kind: if p.engine().is_some() {
+            kind: p.kind(),
+            unpriced: lg.unpriced,
+            transport: if p.engine().is_some() {
                 "http"
             } else {
                 "simulated"
@@ -746,6 +752,7 @@ impl OfferQuery {
 struct LastGood {
     offers: Vec<Offer>,
     at: Option<DateTime<Utc>>,
+    unpriced: usize,
 }
 
 /// The offer index of one world (sandbox or live): its providers and current snapshot.
@@ -839,6 +846,7 @@ impl OfferIndex {
         weights: Weights,
         timeout: Duration,
         track_record: &HashMap<ProviderId, (i64, i64)>,
+        owned_costs: &crate::owned::HourlyCosts,
     ) -> Result<Arc<Snapshot>> {
         let started = Instant::now();
         let mut set = tokio::task::JoinSet::new();
@@ -882,7 +890,14 @@ impl OfferIndex {
             };
             let status = match r {
                 Ok(list) => {
-                    lg.offers = list;
+                    // Owned capacity has no price of its own: priced here, or not offered.
+                    (lg.offers, lg.unpriced) = match p.kind() {
+                        providers::ProviderKind::Owned => {
+                            let priced = crate::owned::price(list, owned_costs);
+                            (priced.offers, priced.unpriced)
+                        }
+                        providers::ProviderKind::Cloud => (list, 0),
+                    };
                     lg.at = Some(now);
                     offers.extend(lg.offers.iter().cloned());
                     ProviderStatus::of(p.as_ref(), lg, now, None)

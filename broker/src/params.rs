@@ -26,6 +26,8 @@ pub enum Kind {
     },
     /// A ranking weight profile: `criterion:weight,...` (see `offers::Weights`).
     Weights,
+    /// Per-GPU-model hourly costs: `MODEL:micro_usd,...` (see `owned::HourlyCosts`).
+    CostTable,
 }
 
 /// Which scopes a parameter may be set at.
@@ -118,6 +120,7 @@ pub const REQUIRE_EMAIL_VERIFICATION: &str = "auth.require_email_verification";
 pub const PROVIDER_TIMEOUT_MS: &str = "providers.timeout_ms";
 pub const BREAKER_FAILURES: &str = "providers.breaker_failure_threshold";
 pub const BREAKER_OPEN_MS: &str = "providers.breaker_open_ms";
+pub const OWNED_HOURLY_COST: &str = "maas.hourly_cost_per_gpu_micro_usd";
 
 static DEFS: &[Def] = &[
     Def { key: MODE, kind: Kind::Choice { allowed: &["sandbox", "live"] }, default: "\"sandbox\"", scopes: TENANT_ONLY,
@@ -233,6 +236,8 @@ static DEFS: &[Def] = &[
         description: "Consecutive failed provider calls that open the provider's circuit breaker. A change resets every breaker to closed." },
     Def { key: BREAKER_OPEN_MS, kind: Kind::Int { min: 100, max: 3_600_000 }, default: "10000", scopes: &[ScopeKind::Global],
         description: "How long an open circuit breaker refuses calls before one probe (half-open), milliseconds. A change resets every breaker to closed." },
+    Def { key: OWNED_HOURLY_COST, kind: Kind::CostTable, default: "\"\"", scopes: SYSTEM_SCOPES,
+        description: "Hourly cost per GPU of owned (MAAS) machines, micro-USD, as `MODEL:micro_usd,...` with catalogue model names (e.g. `H100-SXM:2100000`): the amortized cost of ownership, ranked like any offer. A model without a cost (or 0) is not offered and is counted as unpriced on the provider." },
 ];
 
 /// Every parameter the product knows.
@@ -310,6 +315,12 @@ pub fn validate(def: &Def, value: &Value) -> Result<()> {
                 message: format!("expected one of {}", allowed.join(", ")),
                 allowed: Some(allowed.iter().map(|s| s.to_string()).collect()),
             }),
+        },
+        Kind::CostTable => match value.as_str() {
+            Some(s) => crate::owned::HourlyCosts::parse(s).map(|_| ()),
+            None => Err(bad(
+                "expected a string like `H100-SXM:2100000,L40S:700000`".into()
+            )),
         },
         Kind::Weights => match value.as_str() {
             Some(s) => crate::offers::Weights::parse(s)

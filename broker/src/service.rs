@@ -213,15 +213,31 @@ impl Broker {
         Ok(n)
     }
 
+    /// The admin-set hourly costs of owned (MAAS) capacity.
+    pub async fn owned_costs(&self, tenant_id: &str) -> Result<crate::owned::HourlyCosts> {
+        let s = self
+            .params
+            .text(
+                params::OWNED_HOURLY_COST,
+                Ctx {
+                    tenant_id,
+                    user_id: None,
+                },
+            )
+            .await?;
+        crate::owned::HourlyCosts::parse(&s)
+    }
+
     /// Refreshes a world's offer index now.
     pub async fn refresh(&self, mode: Mode) -> Result<()> {
         let weights = self.profile_weights(DEFAULT_TENANT, "balanced").await?;
         let settings = self.engine_settings().await?;
         let record = self.allocations.track_record(mode).await?;
+        let costs = self.owned_costs(DEFAULT_TENANT).await?;
         let index = self.index(mode);
         index.apply(&settings);
         index
-            .refresh(self.clock.now(), weights, settings.timeout, &record)
+            .refresh(self.clock.now(), weights, settings.timeout, &record, &costs)
             .await?;
         Ok(())
     }

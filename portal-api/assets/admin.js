@@ -88,6 +88,7 @@ document.addEventListener('DOMContentLoaded', () => {
         case 'bool': return 'true / false';
         case 'choice': return `one of ${k.allowed.join(', ')}`;
         case 'weights': return 'weights (criterion:weight,…)';
+        case 'cost_table': return 'costs (MODEL:micro_usd,…)';
         default: return k ? k.type : '';
       }
     }
@@ -226,7 +227,7 @@ document.addEventListener('DOMContentLoaded', () => {
         ? `${p.offer_count} (stale, ${p.stale_age_seconds} s old)` : String(p.offer_count);
       return GB.el('tr', { dataset: { provider: p.id } },
         GB.el('td', {}, GB.el('strong', {}, p.name), GB.el('span', { class: 'sub' }, `${p.id} · ${caps(p.capabilities)}`)),
-        GB.el('td', { class: 'small' }, p.kind, p.timeout_ms ? GB.el('span', { class: 'sub' }, `timeout ${p.timeout_ms} ms`) : null),
+        GB.el('td', { class: 'small' }, p.transport, p.timeout_ms ? GB.el('span', { class: 'sub' }, `timeout ${p.timeout_ms} ms`) : null),
         GB.el('td', {}, GB.el('span', { class: 'chip' }, p.healthy ? 'healthy' : 'degraded')),
         GB.el('td', { class: 'small provider-breaker' }, p.breaker || '–'),
         GB.el('td', { class: 'small' }, last),

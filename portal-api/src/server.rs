@@ -69,6 +69,34 @@ fn generated_password() -> String {
         .collect()
 }
 
+/// Demo hourly costs per GPU of the sandbox's owned (MAAS) fleet, micro-USD, so the first
+/// browse shows MAAS offers. Seeded once at the tenant scope (audited), never over a value an
+/// operator has set.
+const SANDBOX_OWNED_COSTS: &str =
+    "H100-SXM:2100000,A100-80GB-SXM:1150000,L40S:650000,RTX4090:280000";
+
+async fn seed_owned_costs(broker: &Broker) -> anyhow::Result<()> {
+    use broker::params::{Change, Ctx, Scope, OWNED_HOURLY_COST};
+    let ctx = Ctx {
+        tenant_id: DEFAULT_TENANT,
+        user_id: None,
+    };
+    let views = broker.params.list(Some(OWNED_HOURLY_COST), ctx).await?;
+    if views.iter().any(|v| !v.values.is_empty()) {
+        return Ok(());
+    }
+    let change = Change {
+        key: OWNED_HOURLY_COST.to_string(),
+        scope: Scope::Tenant(DEFAULT_TENANT.to_string()),
+        value: serde_json::Value::String(SANDBOX_OWNED_COSTS.to_string()),
+        effective_at: None,
+        reason: Some("sandbox demo costs of the owned MAAS fleet".to_string()),
+        confirm: None,
+    };
+    broker.params.set("system:sandbox-seed", change).await?;
+    Ok(())
+}
+
 async fn seed(
     broker: &Broker,
     email: Option<&str>,
@@ -228,6 +256,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
     .await
     .context("opening the database")?;
     let (admin, demo) = if broker.mode(DEFAULT_TENANT).await? == Mode::Sandbox {
+        seed_owned_costs(&broker).await?;
         (
             seed(
                 &broker,

@@ -41,5 +41,5 @@ pub use money::{MicroUsd, ParseMoneyError};
 pub use offer::{Offer, OfferId, OfferSource, Pricing, ProviderId};
 pub use provider::{
     Capabilities, Connection, Instance, InstanceId, InstanceState, Provider, ProviderError,
-    ProvisionRequest,
+    ProviderKind, ProvisionRequest,
 };

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use crate::http::{EngineConfig, EngineError, Secret};
-use crate::{MicroUsd, Provider};
+use crate::Provider;
 
 /// A decrypted provider credential: the secret fields and the non-secret settings.
 #[derive(Debug, Clone, Default)]
@@ -238,15 +238,26 @@ pub const SPECS: &[Spec] = &[
     Spec {
         id: "maas",
         secret_fields: &["api_key"],
-        required_settings: &[BASE_URL, "rules"],
-        settings: &["rules", "distro_series"],
+        required_settings: &[BASE_URL],
+        settings: &["distro_series", "erase"],
         build: |c, r| {
-            use crate::maas::{Maas, MaasSettings};
+            use crate::maas::{DiskErase, Maas, MaasSettings};
+            let d = MaasSettings::default();
+            let erase = match r.text("erase")?.as_deref() {
+                None => d.erase,
+                Some("none") => DiskErase::None,
+                Some("quick") => DiskErase::Quick,
+                Some("secure") => DiskErase::Secure,
+                Some(_) => {
+                    return Err(Reader::invalid(
+                        "erase",
+                        "must be one of none, quick, secure",
+                    ))
+                }
+            };
             let s = MaasSettings {
-                rules: r.maas_rules("rules")?,
-                distro_series: r
-                    .text("distro_series")?
-                    .unwrap_or_else(|| "jammy".to_string()),
+                distro_series: r.text("distro_series")?.unwrap_or(d.distro_series),
+                erase,
             };
             Ok(Arc::new(Maas::new(c, s)?))
         },
@@ -571,55 +582,6 @@ impl Reader<'_> {
             Some(_) => Err(bad()),
         }
     }
-
-    /// MAAS offer rules: `[{tag, gpu_model, gpu_count, gpu_memory_gib?, price_per_hour}]`,
-    /// the price a decimal USD string (`"2.50"`).
-    fn maas_rules(&self, name: &str) -> Result<Vec<crate::maas::MaasOfferRule>, LiveError> {
-        let Some(Value::Array(items)) = self.get(name) else {
-            return Err(Self::invalid(name, "must be a list of offer rules"));
-        };
-        if items.is_empty() {
-            return Err(Self::invalid(name, "needs at least one offer rule"));
-        }
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let at = |k: &str| format!("{name}[{i}].{k}");
-                let Value::Object(o) = item else {
-                    return Err(Self::invalid(&format!("{name}[{i}]"), "must be an object"));
-                };
-                let r = Reader(o);
-                let text = |k: &str| {
-                    r.text(k)?
-                        .ok_or_else(|| Self::invalid(&at(k), "must be a non-empty string"))
-                };
-                let price: MicroUsd = text("price_per_hour")?.parse().map_err(|_| {
-                    Self::invalid(&at("price_per_hour"), "must be a decimal USD amount")
-                })?;
-                let gpu_count = r
-                    .uint("gpu_count")
-                    .ok()
-                    .flatten()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| Self::invalid(&at("gpu_count"), "must be a positive integer"))?;
-                let gpu_memory_gib =
-                    match o.get("gpu_memory_gib").filter(|v| !v.is_null()) {
-                        None => None,
-                        Some(v) => Some(v.as_f64().ok_or_else(|| {
-                            Self::invalid(&at("gpu_memory_gib"), "must be a number")
-                        })?),
-                    };
-                Ok(crate::maas::MaasOfferRule {
-                    tag: text("tag")?,
-                    gpu_model: text("gpu_model")?,
-                    gpu_count,
-                    gpu_memory_gib,
-                    price_per_hour: price,
-                })
-            })
-            .collect()
-    }
 }
 
 #[cfg(test)]
@@ -656,8 +618,6 @@ mod tests {
             let settings = json!({
                 "base_url": "http://127.0.0.1:9",
                 "project_id": "p", "project": "p", "service_name": "s", "template_id": "t",
-                "rules": [{"tag": "gpu", "gpu_model": "H100", "gpu_count": 8,
-                           "price_per_hour": "20.00"}],
             });
             let mut c = cred(&secret, settings);
             c.settings
@@ -708,24 +668,23 @@ mod tests {
     }
 
     #[test]
-    fn maas_needs_its_endpoint_and_well_formed_rules() {
+    fn maas_needs_its_endpoint_and_a_known_erase_mode() {
         let Some(maas) = spec("maas") else {
             panic!("maas is in the table")
         };
-        let err = maas.validate(&cred(&[("api_key", "a:b:c")], json!({"rules": []})));
+        let field = |settings: Value| {
+            maas.validate(&cred(&[("api_key", "a:b:c")], settings))
+                .err()
+                .and_then(|e| e.field().map(str::to_string))
+        };
+        assert_eq!(field(json!({})), Some("settings.base_url".to_string()));
         assert_eq!(
-            err.err().and_then(|e| e.field().map(str::to_string)),
-            Some("settings.base_url".to_string())
+            field(json!({"base_url": "http://maas:5240/MAAS/api/2.0", "erase": "shred"})),
+            Some("settings.erase".to_string())
         );
-        let err = maas.validate(&cred(
-            &[("api_key", "a:b:c")],
-            json!({"base_url": "http://maas:5240/MAAS/api/2.0",
-                   "rules": [{"tag": "gpu", "gpu_model": "H100", "gpu_count": 8,
-                              "price_per_hour": "lots"}]}),
-        ));
         assert_eq!(
-            err.err().and_then(|e| e.field().map(str::to_string)),
-            Some("settings.rules[0].price_per_hour".to_string())
+            field(json!({"base_url": "http://maas:5240/MAAS/api/2.0", "erase": "secure"})),
+            None
         );
     }
 }

@@ -121,10 +121,27 @@ impl ProviderError {
     }
 }
 
+/// Whose machines a provider sells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// A public cloud or marketplace: its offers carry the vendor's price.
+    Cloud,
+    /// The operator's own machines (MAAS): its offers carry NO price (`price_per_hour` is 0)
+    /// and must be priced by the broker from the admin-set hourly cost before anyone sees
+    /// them; an owned offer without a cost is never offered.
+    Owned,
+}
+
 /// One GPU source: a cloud, the operator's MAAS region, or a sandbox simulation of either.
 #[async_trait]
 pub trait Provider: Send + Sync {
     fn id(&self) -> &ProviderId;
+
+    /// Cloud (priced by the vendor) or owned (priced by the operator).
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Cloud
+    }
 
     /// Human name for the UI.
     fn display_name(&self) -> &str;

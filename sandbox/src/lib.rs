@@ -11,6 +11,7 @@
 
 pub mod catalog;
 pub mod fakes;
+pub mod fleet;
 pub use providers::clock;
 pub mod market;
 pub mod pricing;

@@ -247,7 +247,12 @@ impl Market {
         let path = path.into();
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
         match state::load(&path)? {
-            Some(loaded) => *state = loaded,
+            Some(mut loaded) => {
+                if loaded.machines.is_empty() {
+                    loaded.machines = crate::fleet::seed();
+                }
+                *state = loaded;
+            }
             None => state::save(&path, state)?,
         }
         self.state_file = Some(path);
@@ -447,6 +452,30 @@ impl Market {
             .filter(|r| r.provider == *provider)
             .map(|r| view(r, now))
             .collect()
+    }
+
+    /// The owned machines (the MAAS fake's region), as stored.
+    pub fn machines(&self) -> Vec<crate::fleet::Machine> {
+        self.lock_state().machines.clone()
+    }
+
+    /// Changes the owned machines: `change` runs on a copy, which is persisted (when a state
+    /// file is configured) and only then kept. An `Err` from `change` changes nothing.
+    pub fn update_machines<T, E>(
+        &self,
+        change: impl FnOnce(&mut Vec<crate::fleet::Machine>) -> Result<T, E>,
+    ) -> Result<Result<T, E>, StateFileError> {
+        let mut state = self.lock_state();
+        let mut next = state.clone();
+        let out = match change(&mut next.machines) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        };
+        if let Some(path) = &self.state_file {
+            state::save(path, &next)?;
+        }
+        *state = next;
+        Ok(Ok(out))
     }
 
     /// The instance made for `allocation_id` at `provider`, if any.

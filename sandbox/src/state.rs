@@ -23,6 +23,9 @@ pub(crate) struct MarketState {
     pub available: BTreeMap<OfferId, u32>,
     /// Instances created so far (feeds instance ids).
     pub instances_created: u64,
+    /// The owned machines behind the MAAS fake (seeded when empty).
+    #[serde(default)]
+    pub machines: Vec<crate::fleet::Machine>,
 }
 
 impl Default for MarketState {
@@ -32,6 +35,7 @@ impl Default for MarketState {
             instances: Vec::new(),
             available: BTreeMap::new(),
             instances_created: 0,
+            machines: crate::fleet::seed(),
         }
     }
 }

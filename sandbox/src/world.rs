@@ -3,7 +3,8 @@
 //! engine, breaker, cache) is pointed at it; the other providers are [`SimProvider`]s over
 //! the same market.
 //!
-//! Invariants: every provider of the market is present exactly once; no adapter built here
+//! Invariants: every provider of the market is present exactly once, plus `maas` (the
+//! operator's owned machines, [`crate::fleet`]); no adapter built here
 //! can reach a non-loopback address (its base URL is a fake's).
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use providers::jarvislabs::{Jarvislabs, JarvislabsSettings};
 use providers::lambda::{Lambda, LambdaSettings};
 use providers::latitude::{Latitude, LatitudeSettings};
 use providers::linode::{LinodeCloud, LinodeSettings};
+use providers::maas::{Maas, MaasSettings};
 use providers::oci::{Oci, OciSettings};
 use providers::ovhcloud::{OvhCloud, OvhSettings};
 use providers::paperspace::{Paperspace, PaperspaceSettings};
@@ -64,6 +66,9 @@ pub const FAKED_VENDORS: &[&str] = &[
     "akash",
     "fluidstack",
 ];
+
+/// Owned-metal regions served by a fake over the market's fleet (not a market book).
+pub const OWNED_VENDORS: &[&str] = &["maas"];
 
 /// How the sandbox builds its world.
 #[derive(Debug, Clone)]
@@ -129,8 +134,9 @@ impl FakesHandle {
     }
 }
 
-/// Starts the fakes and returns one provider per market provider (sorted by id): real
-/// adapters against the fakes for [`FAKED_VENDORS`], [`SimProvider`]s for the rest.
+/// Starts the fakes and returns one provider per market provider plus the owned MAAS region
+/// (sorted by id): real adapters against the fakes for [`FAKED_VENDORS`] and
+/// [`OWNED_VENDORS`], [`SimProvider`]s for the rest.
 pub async fn sandbox_providers(
     market: Arc<Market>,
     config: WorldConfig,
@@ -282,6 +288,22 @@ pub async fn sandbox_providers(
         };
         out.push(provider);
     }
+    // The operator's own metal: the MAAS fake over the market's fleet, the real adapter.
+    let mut world = World {
+        handle: &mut handle,
+        market: &market,
+        config: &config,
+        vendor: "maas",
+    };
+    let mut engine = world.start(fakes::maas::router, "/MAAS/api/2.0").await?;
+    engine.credentials = Some(Secret::new(format!(
+        "{}:{}:{}",
+        fakes::maas::CONSUMER_KEY,
+        fakes::maas::TOKEN_KEY,
+        config.api_key
+    )));
+    out.push(Arc::new(Maas::new(engine, MaasSettings::default())?));
+    out.sort_by(|a, b| a.id().cmp(b.id()));
     Ok((out, handle))
 }
 

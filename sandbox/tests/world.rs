@@ -69,10 +69,21 @@ async fn every_market_provider_is_present_once_and_faked_vendors_have_a_fake() {
     let w = world().await;
 
     let ids: Vec<String> = w.providers.iter().map(|p| p.id().0.clone()).collect();
-    let expected: Vec<String> = w.market.provider_ids().into_iter().map(|p| p.0).collect();
+    let mut expected: Vec<String> = w.market.provider_ids().into_iter().map(|p| p.0).collect();
+    expected.push("maas".to_string());
+    expected.sort();
 
     assert_eq!(ids, expected);
-    assert_eq!(ids.len(), 27);
+    assert_eq!(
+        ids.len(),
+        28,
+        "27 market providers and the owned MAAS region"
+    );
+    assert!(w
+        .fakes
+        .url("maas")
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
     for v in FAKED_VENDORS {
         assert!(w.fakes.url(v).unwrap().starts_with("http://127.0.0.1:"));
     }

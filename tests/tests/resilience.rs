@@ -116,7 +116,7 @@ async fn four_faults_at_once_keep_offers_answering_and_breakers_recover_on_sched
         .iter()
         .find(|(id, p)| {
             !FAILING.contains(&id.as_str())
-                && p["kind"] == "http"
+                && p["transport"] == "http"
                 && p["offer_count"].as_u64().is_some_and(|n| n > 0)
         })
         .map(|(id, _)| id.clone())
@@ -331,7 +331,7 @@ async fn fault_knobs_are_validated_and_exist_only_in_sandbox() -> Result<()> {
         .as_array()
         .and_then(|a| a.iter().find(|p| p["id"] == "lambda").cloned())
         .unwrap_or_default();
-    assert_eq!(lambda["kind"], "http");
+    assert_eq!(lambda["transport"], "http");
     assert_eq!(lambda["faults"]["hang"], false);
     assert!(lambda["unknown_gpu_names"].is_array());
     assert_eq!(lambda["timeout_ms"], 10000);

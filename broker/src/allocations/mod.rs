@@ -818,6 +818,9 @@ impl Allocations {
             None => true,
             Some(iid) => match provider.status(&iid).await {
                 Ok(i) if i.state == InstanceState::Terminated => true,
+                // Reused ids (owned machines): the instance now serves another allocation, so
+                // ours is gone; never release someone else's.
+                Ok(i) if !i.allocation_id.is_empty() && i.allocation_id != a.id => true,
                 Ok(i) if i.state == InstanceState::Terminating => false,
                 Ok(_) => match provider.release(&iid).await {
                     Ok(()) | Err(ProviderError::NotFound) => false,

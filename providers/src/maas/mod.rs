@@ -1,16 +1,23 @@
 //! The operator's own bare metal through Canonical MAAS (`maas`), REST API 2.0
-//! (`http://<region>:5240/MAAS/api/2.0`; sources: juju/gomaasapi, canonical/gomaasclient).
+//! (`http://<region>:5240/MAAS/api/2.0`; sources: the MAAS API reference, juju/gomaasapi,
+//! canonical/gomaasclient, python-libmaas).
 //!
 //! - Auth: OAuth 1.0a `PLAINTEXT` from the API key `consumer:token:secret`
-//!   ([`AuthScheme::OAuth1Plaintext`]).
-//! - Offers: MAAS has no GPU fields and no prices; the operator declares
-//!   [`MaasOfferRule`]s (machine tag → GPU model, count, internal price). `GET /machines/`
-//!   gives one offer per rule and zone, `available` = Ready machines with the tag.
-//! - Provision: `POST /machines/?op=allocate` (form: `tags`, `zone`, `agent_name`; **409 =
-//!   no machine matches** → no capacity), `POST /machines/{id}/?op=set_owner_data` (the
-//!   allocation id under `gpubroker_allocation`), `POST /machines/{id}/?op=deploy`
-//!   (`distro_series`). Status `GET /machines/{id}/` (6 Deployed = running); release
-//!   `POST /machines/{id}/?op=release`.
+//!   ([`AuthScheme::OAuth1Plaintext`]): `oauth_signature="&<secret>"`, fresh nonce and
+//!   timestamp per request.
+//! - Offers: MAAS has no GPU fields and no prices. GPU facts come from machine tags
+//!   (`gpu-<count>x-<model>`, see `map`); `GET /machines/` gives one offer per GPU tag, zone
+//!   and pool (region `<zone>/<pool>`), `available` = Ready machines. The adapter is
+//!   [`ProviderKind::Owned`]: its offers carry no price; the broker prices them from the
+//!   operator's hourly cost and never offers an unpriced machine.
+//! - Provision: `POST /machines/?op=allocate` (form constraints `tags`, `zone`, `pool`,
+//!   `agent_name`, `comment`; **409 = no machine matches** → no capacity),
+//!   `POST /machines/{id}/?op=set_owner_data` (the allocation id under
+//!   `gpubroker_allocation`), `POST /machines/{id}/?op=deploy` (`distro_series`,
+//!   `agent_name`, `user_data` = base64 cloud-init carrying the user's SSH key). Status
+//!   `GET /machines/{id}/` (6 Deployed = running); release `POST /machines/{id}/?op=release`
+//!   with the configured disk erase (`erase`, `quick_erase`, `secure_erase`); a 409 on
+//!   release is success when the machine is already releasing, erasing or Ready.
 //! - Errors are plain text; 503/409 with `Retry-After` are retried on reads.
 
 mod map;
@@ -24,8 +31,8 @@ use crate::http::{
     AuthScheme, Call, Conflict, Descriptor, Engine, EngineConfig, EngineError, DEFAULT_RETRYABLE,
 };
 use crate::{
-    Capabilities, Instance, InstanceId, InstanceState, MicroUsd, Offer, Provider, ProviderError,
-    ProviderId, ProvisionRequest,
+    ownership, Capabilities, Instance, InstanceId, InstanceState, Offer, Provider, ProviderError,
+    ProviderId, ProviderKind, ProvisionRequest,
 };
 use wire::Machine;
 
@@ -44,24 +51,44 @@ pub fn descriptor() -> Descriptor {
     }
 }
 
-/// Machines tagged `tag` are sold as `gpu_count` × `gpu_model` at `price_per_hour`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MaasOfferRule {
-    pub tag: String,
-    /// Any spelling [`crate::gpus::canonical`] knows.
-    pub gpu_model: String,
-    pub gpu_count: u32,
-    pub gpu_memory_gib: Option<f64>,
-    /// The operator's internal price for the whole machine.
-    pub price_per_hour: MicroUsd,
+/// How a released machine's disks are wiped (MAAS `release` form fields).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DiskErase {
+    /// No erase: the machine is Ready again after releasing.
+    #[default]
+    None,
+    /// `erase=true&quick_erase=true`: wipe the start and end of each disk.
+    Quick,
+    /// `erase=true&secure_erase=true`: the drive's secure erase, else a full overwrite.
+    Secure,
+}
+
+impl DiskErase {
+    fn form(self) -> Vec<(String, String)> {
+        match self {
+            DiskErase::None => Vec::new(),
+            DiskErase::Quick => vec![pair("erase", "true"), pair("quick_erase", "true")],
+            DiskErase::Secure => vec![pair("erase", "true"), pair("secure_erase", "true")],
+        }
+    }
 }
 
 /// Settings of the MAAS adapter beyond the engine's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MaasSettings {
-    pub rules: Vec<MaasOfferRule>,
     /// The Ubuntu series deployed (`jammy`).
     pub distro_series: String,
+    /// What a release does to the machine's disks.
+    pub erase: DiskErase,
+}
+
+impl Default for MaasSettings {
+    fn default() -> Self {
+        Self {
+            distro_series: "jammy".to_string(),
+            erase: DiskErase::Quick,
+        }
+    }
 }
 
 /// The MAAS adapter.
@@ -95,12 +122,7 @@ impl Maas {
 
     async fn fetch_offers(&self) -> Result<Vec<Offer>, ProviderError> {
         let machines = self.machines().await?;
-        let mapped = map::offers(
-            self.engine.provider_id(),
-            &self.settings.rules,
-            &machines,
-            self.engine.now(),
-        );
+        let mapped = map::offers(self.engine.provider_id(), &machines, self.engine.now());
         self.engine.count_skipped(&mapped.unknown_gpus);
         Ok(mapped.offers)
     }
@@ -124,6 +146,10 @@ impl Provider for Maas {
         Capabilities::ALL
     }
 
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Owned
+    }
+
     async fn list_offers(&self) -> Result<Vec<Offer>, ProviderError> {
         self.engine.offers(|| self.fetch_offers()).await
     }
@@ -134,13 +160,15 @@ impl Provider for Maas {
                 return Ok(existing);
             }
         }
-        let (tag, zone) = map::parse_offer_id(&req.offer_id).ok_or(ProviderError::NotFound)?;
+        let (tag, zone, pool) =
+            map::parse_offer_id(&req.offer_id).ok_or(ProviderError::NotFound)?;
         let allocate = Call::post_form(
             "allocate",
             "/machines/?op=allocate",
             vec![
                 pair("tags", tag),
                 pair("zone", zone),
+                pair("pool", pool),
                 pair("agent_name", &req.allocation_id),
                 pair("comment", "gpubroker"),
             ],
@@ -153,14 +181,16 @@ impl Provider for Maas {
             format!("/machines/{id}/?op=set_owner_data"),
             vec![pair(map::ALLOCATION_KEY, &req.allocation_id)],
         );
-        let deploy = Call::post_form(
-            "deploy",
-            format!("/machines/{id}/?op=deploy"),
-            vec![
-                pair("distro_series", &self.settings.distro_series),
-                pair("agent_name", &req.allocation_id),
-            ],
-        );
+        let mut form = vec![
+            pair("distro_series", &self.settings.distro_series),
+            pair("agent_name", &req.allocation_id),
+        ];
+        if let Some(cloud_init) = ownership::ssh_cloud_init(req.ssh_public_key.as_deref()) {
+            use base64::Engine as _;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(cloud_init);
+            form.push(pair("user_data", &encoded));
+        }
+        let deploy = Call::post_form("deploy", format!("/machines/{id}/?op=deploy"), form);
         let deployed = match self.engine.send(tagged).await {
             Ok(()) => self.engine.json::<Machine>(deploy).await,
             Err(e) => Err(e),
@@ -184,12 +214,24 @@ impl Provider for Maas {
     }
 
     async fn release(&self, id: &InstanceId) -> Result<(), ProviderError> {
-        let call = Call::post_form(
-            "release",
-            format!("/machines/{}/?op=release", id.0),
-            vec![pair("comment", "released by gpubroker")],
-        );
-        self.engine.send(call).await
+        let mut form = vec![pair("comment", "released by gpubroker")];
+        form.extend(self.settings.erase.form());
+        let call = Call::post_form("release", format!("/machines/{}/?op=release", id.0), form);
+        match self.engine.send(call).await {
+            // MAAS answers 409 when the machine cannot be released in its state: a repeated
+            // release of a machine already on its way back is a success.
+            Err(ProviderError::Transient(_)) | Err(ProviderError::NoCapacity) => {
+                let now = self.status(id).await?;
+                match now.state {
+                    InstanceState::Terminating | InstanceState::Terminated => Ok(()),
+                    _ => Err(ProviderError::Transient(format!(
+                        "MAAS refused to release machine {} in its current state",
+                        id.0
+                    ))),
+                }
+            }
+            other => other,
+        }
     }
 
     async fn list_instances(&self) -> Result<Vec<Instance>, ProviderError> {

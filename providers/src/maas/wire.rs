@@ -22,6 +22,8 @@ pub(crate) struct Machine {
     #[serde(default)]
     pub zone: Option<Named>,
     #[serde(default)]
+    pub pool: Option<Named>,
+    #[serde(default)]
     pub tag_names: Vec<String>,
     #[serde(default)]
     pub owner_data: Option<BTreeMap<String, String>>,

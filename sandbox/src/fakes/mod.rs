@@ -22,6 +22,7 @@ pub mod jarvislabs;
 pub mod lambda;
 pub mod latitude;
 pub mod linode;
+pub mod maas;
 pub mod oci;
 pub mod ovhcloud;
 pub mod paperspace;
@@ -106,6 +107,8 @@ pub enum FakeAuth {
     IssuedToken,
     /// The key alone in a vendor header (`X-APITOKEN: <key>`).
     Header(&'static str),
+    /// OAuth 1.0a `PLAINTEXT` for the key `consumer:token:<api key>` (MAAS).
+    OAuthPlaintext,
     /// No credentials (public price lists), or checked by the fake itself before the guard
     /// (request signatures over the body).
     Public,
@@ -133,6 +136,7 @@ async fn guard(
         FakeAuth::Header(name) => {
             req.headers().get(name).and_then(|v| v.to_str().ok()) == Some(ctx.api_key.as_str())
         }
+        FakeAuth::OAuthPlaintext => maas::oauth_plaintext_ok(presented, &ctx.api_key),
         FakeAuth::Public => true,
     };
     if !ok {
@@ -172,6 +176,7 @@ fn unauthorized_body(provider: &ProviderId) -> String {
         "lambda" => r#"{"error":{"code":"global/invalid-api-key","message":"API key was invalid, expired, or deleted."}}"#.to_string(),
         "verda" => r#"{"code":"unauthorized_request","message":"Invalid or expired access token."}"#.to_string(),
         "vast" => r#"{"success":false,"error":"not_authorized","msg":"Invalid API key."}"#.to_string(),
+        "maas" => "Authorization Error: 'Invalid access token'".to_string(),
         _ => r#"{"error":"unauthorized"}"#.to_string(),
     }
 }
