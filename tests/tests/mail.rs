@@ -67,8 +67,7 @@ async fn a_verification_mail_is_delivered_through_ses_from_its_template() {
             json!({"value": "live", "confirm": "live", "reason": "ses test"}),
         ),
     ] {
-        let r = app.set_param(&admin, key, body).await.unwrap();
-        assert_eq!(r.status, 200, "{}", r.body);
+        app.set_param_ok(&admin, key, body).await.unwrap();
     }
     let to = "grace@e2e.test";
     let r = app
@@ -111,15 +110,13 @@ async fn a_mail_is_queued_and_sent_once_per_key_whatever_the_retries() {
     moto.verify_ses_identity(FROM).await.unwrap();
     let app = app_with_ses(&moto).await;
     let admin = app.admin_token().await.unwrap();
-    let r = app
-        .set_param(
-            &admin,
-            "mail.transport",
-            json!({"value": "ses", "reason": "ses test"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
+    app.set_param_ok(
+        &admin,
+        "mail.transport",
+        json!({"value": "ses", "reason": "ses test"}),
+    )
+    .await
+    .unwrap();
     let broker = &app.server.state.broker;
     let to = "heidi@e2e.test";
     let receipt = Template::Receipt {

@@ -509,15 +509,13 @@ async fn a_live_pod_without_stripe_keys_cannot_take_payments() {
     let app = sandbox_app().await;
     let admin = app.admin_token().await.unwrap();
     let me = app.register("live@e2e.test").await.unwrap();
-    let r = app
-        .set_param(
-            &admin,
-            "tenant.mode",
-            json!({"value": "live", "scope": "tenant", "confirm": "live"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
+    app.set_param_ok(
+        &admin,
+        "tenant.mode",
+        json!({"value": "live", "scope": "tenant", "confirm": "live"}),
+    )
+    .await
+    .unwrap();
     let t = app
         .post(
             "/api/v1/billing/topups",
