@@ -132,7 +132,7 @@ async fn users_see_only_their_own_deployments_and_admins_see_all() {
             .status,
         404
     );
-    assert_eq!(app.release(&bob, &id).await.unwrap().status, 404);
+    assert_eq!(app.release(&bob, id).await.unwrap().status, 404);
     let bobs = app.get("/api/v1/deployments", Some(&bob)).await.unwrap();
     assert_eq!(bobs.body["items"].as_array().unwrap().len(), 0);
     assert_eq!(
