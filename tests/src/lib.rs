@@ -417,6 +417,28 @@ impl App {
     }
 }
 
+/// No hold ever took `user`'s available credit below zero: replays the user's cash entries in
+/// order and looks at the balance right after every hold. Returns the final cash balance.
+pub async fn assert_no_hold_overdrew(db: &broker::Db, user: &str) -> i64 {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT t.kind, e.amount_minor FROM ledger_entries e \
+         JOIN ledger_transactions t ON t.id = e.transaction_id \
+         WHERE e.account_id = $1 ORDER BY e.seq",
+    )
+    .bind(broker::ledger::cash_account(user))
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let mut running = 0;
+    for (kind, amount) in rows {
+        running += amount;
+        if kind == "hold" {
+            assert!(running >= 0, "a hold overdrew {user}: {running}");
+        }
+    }
+    running
+}
+
 /// Every transaction's entries sum to zero and it has at least two; every account's balance
 /// from the ledger equals the sum of its entries read independently; all entries sum to 0.
 pub async fn assert_books_balance(db: &broker::Db, ledger: &broker::ledger::Ledger) {

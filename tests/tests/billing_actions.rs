@@ -626,21 +626,7 @@ async fn interleaved_ticks_top_ups_deploys_and_releases_keep_every_balance_exact
             "{user}"
         );
         // No hold ever took available credit below zero.
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT t.kind, e.amount_minor FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id \
-             WHERE e.account_id = $1 ORDER BY e.seq",
-        )
-        .bind(ledger::cash_account(user))
-        .fetch_all(&b.db.pool)
-        .await
-        .unwrap();
-        let mut running = 0;
-        for (kind, amount) in rows {
-            running += amount;
-            if kind == "hold" {
-                assert!(running >= 0, "a hold overdrew {user}: {running}");
-            }
-        }
+        let running = gpubroker_e2e::assert_no_hold_overdrew(&b.db, user).await;
         assert!(running >= 0, "{user} ended below zero: {running}");
     }
     assert_books_balance(&b).await;
