@@ -191,6 +191,24 @@ impl App {
             .await
     }
 
+    /// A POST carrying an `Idempotency-Key`: the response, whatever its status.
+    pub async fn post_keyed(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+        key: &str,
+    ) -> Result<Resp> {
+        self.call(
+            reqwest::Method::POST,
+            path,
+            token,
+            Some(body),
+            &[("Idempotency-Key", key)],
+        )
+        .await
+    }
+
     /// Signs up `email` with `password`: the response, whatever its status.
     pub async fn sign_up(&self, email: &str, password: &str) -> Result<Resp> {
         self.post(

@@ -33,12 +33,11 @@ async fn a_user_browses_deploys_activates_and_releases_a_gpu() {
 
     // Deploy it.
     let d = app
-        .call(
-            reqwest::Method::POST,
+        .post_keyed(
             "/api/v1/deployments",
             Some(&me),
-            Some(json!({"offer_id": offer["id"], "disk_gib": 200})),
-            &[("Idempotency-Key", "walk-1")],
+            json!({"offer_id": offer["id"], "disk_gib": 200}),
+            "walk-1",
         )
         .await
         .unwrap();

@@ -88,24 +88,12 @@ async fn without_credit_a_deploy_is_refused_with_402_and_writes_nothing() {
         (400, Some("Idempotency-Key"))
     );
     let r = app
-        .call(
-            reqwest::Method::POST,
-            &path,
-            Some(&admin),
-            Some(body.clone()),
-            &[("Idempotency-Key", "empty-1")],
-        )
+        .post_keyed(&path, Some(&admin), body.clone(), "empty-1")
         .await
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.body);
     let again = app
-        .call(
-            reqwest::Method::POST,
-            &path,
-            Some(&admin),
-            Some(body),
-            &[("Idempotency-Key", "empty-1")],
-        )
+        .post_keyed(&path, Some(&admin), body, "empty-1")
         .await
         .unwrap();
     assert_eq!(
@@ -117,12 +105,11 @@ async fn without_credit_a_deploy_is_refused_with_402_and_writes_nothing() {
         Some(0)
     );
     let forbidden = app
-        .call(
-            reqwest::Method::POST,
+        .post_keyed(
             &path,
             Some(&me),
-            Some(json!({"amount_minor": 5, "reason": "x"})),
-            &[("Idempotency-Key", "k")],
+            json!({"amount_minor": 5, "reason": "x"}),
+            "k",
         )
         .await
         .unwrap();

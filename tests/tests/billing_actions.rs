@@ -255,12 +255,11 @@ async fn notifications_follow_their_parameters() {
         let user = user.clone();
         async move {
             let r = app
-                .call(
-                    Method::POST,
+                .post_keyed(
                     &format!("/api/v1/admin/users/{user}/adjustments"),
                     Some(&admin),
-                    Some(json!({"amount_minor": amount, "reason": "e2e"})),
-                    &[("Idempotency-Key", key)],
+                    json!({"amount_minor": amount, "reason": "e2e"}),
+                    key,
                 )
                 .await
                 .unwrap();

@@ -69,12 +69,11 @@ async fn available(app: &App, token: &str) -> i64 {
 
 async fn topup(app: &App, token: &str, amount: i64, key: &str) -> Value {
     let r = app
-        .call(
-            reqwest::Method::POST,
+        .post_keyed(
             "/api/v1/billing/topups",
             Some(token),
-            Some(json!({"amount_minor": amount, "currency": "USD"})),
-            &[("Idempotency-Key", key)],
+            json!({"amount_minor": amount, "currency": "USD"}),
+            key,
         )
         .await
         .unwrap();
@@ -108,12 +107,11 @@ async fn a_sandbox_top_up_through_the_api_credits_the_balance_exactly_once() {
     let again = topup(&app, &me, 2_500, "key-1").await;
     assert_eq!(again["id"], pi["id"]);
     let clash = app
-        .call(
-            reqwest::Method::POST,
+        .post_keyed(
             "/api/v1/billing/topups",
             Some(&me),
-            Some(json!({"amount_minor": 3_000, "currency": "USD"})),
-            &[("Idempotency-Key", "key-1")],
+            json!({"amount_minor": 3_000, "currency": "USD"}),
+            "key-1",
         )
         .await
         .unwrap();
