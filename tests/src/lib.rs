@@ -20,6 +20,17 @@ pub const ADMIN_PASSWORD: &str = "admin-password-1";
 pub const DEMO_EMAIL: &str = "demo@e2e.test";
 pub const DEMO_PASSWORD: &str = "demo-password-1";
 
+/// The prefix of every problem `type` the API answers with (RFC 9457).
+pub const PROBLEM: &str = "https://gpubroker.dev/problems/";
+
+/// Seconds since the Unix epoch, as a TOTP code or a token's `exp` counts them.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
 /// Which database the suite runs on.
 pub fn postgres_base() -> Option<String> {
     std::env::var("GPUBROKER_TEST_POSTGRES")
@@ -180,15 +191,83 @@ impl App {
             .await
     }
 
+    /// A POST carrying an `Idempotency-Key`: the response, whatever its status.
+    pub async fn post_keyed(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+        key: &str,
+    ) -> Result<Resp> {
+        self.call(
+            reqwest::Method::POST,
+            path,
+            token,
+            Some(body),
+            &[("Idempotency-Key", key)],
+        )
+        .await
+    }
+
+    /// Signs up `email` with `password`: the response, whatever its status.
+    pub async fn sign_up(&self, email: &str, password: &str) -> Result<Resp> {
+        self.post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Signs in with `email` and `password`: the response, whatever its status.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<Resp> {
+        self.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// The second sign-in step: an MFA token and a code (TOTP or recovery).
+    pub async fn sign_in_mfa(&self, mfa_token: &str, code: &str) -> Result<Resp> {
+        self.post(
+            "/api/v1/auth/login/mfa",
+            None,
+            json!({"mfa_token": mfa_token, "code": code}),
+        )
+        .await
+    }
+
+    /// Exchanges a refresh token: the response, whatever its status.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Resp> {
+        self.post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({"refresh_token": refresh_token}),
+        )
+        .await
+    }
+
+    /// Starts TOTP enrolment for the signed-in user: the response, whatever its status.
+    pub async fn enrol_totp(&self, access: &str) -> Result<Resp> {
+        self.post("/api/v1/me/mfa/totp", Some(access), json!({}))
+            .await
+    }
+
+    /// Completes TOTP enrolment with `code`: the response, whatever its status.
+    pub async fn activate_totp(&self, access: &str, code: &str) -> Result<Resp> {
+        self.post(
+            "/api/v1/me/mfa/totp/activate",
+            Some(access),
+            json!({"code": code}),
+        )
+        .await
+    }
+
     /// Signs in and returns the access token.
     pub async fn login(&self, email: &str, password: &str) -> Result<String> {
-        let r = self
-            .post(
-                "/api/v1/auth/login",
-                None,
-                json!({"email": email, "password": password}),
-            )
-            .await?;
+        let r = self.sign_in(email, password).await?;
         if r.status != 200 {
             bail!("login failed: {} {}", r.status, r.body);
         }
@@ -200,13 +279,7 @@ impl App {
 
     /// Registers a new user and returns the access token.
     pub async fn register(&self, email: &str) -> Result<String> {
-        let r = self
-            .post(
-                "/api/v1/auth/register",
-                None,
-                json!({"email": email, "password": "a-good-password"}),
-            )
-            .await?;
+        let r = self.sign_up(email, "a-good-password").await?;
         if r.status != 201 {
             bail!("register failed: {} {}", r.status, r.body);
         }
@@ -242,7 +315,55 @@ impl App {
         .await
     }
 
-    /// Asks to release a deployment.
+    /// Sets a parameter as admin and fails unless the API accepts it (200).
+    pub async fn set_param_ok(&self, admin: &str, key: &str, body: Value) -> Result<Resp> {
+        let r = self.set_param(admin, key, body).await?;
+        if r.status != 200 {
+            bail!("setting {key}: {} {}", r.status, r.body);
+        }
+        Ok(r)
+    }
+
+    /// Turns the POD LIVE (the confirmed switch), giving `reason`.
+    pub async fn go_live(&self, admin: &str, reason: &str) -> Result<Resp> {
+        self.set_param_ok(
+            admin,
+            "tenant.mode",
+            json!({"value": "live", "confirm": "live", "reason": reason}),
+        )
+        .await
+    }
+
+    /// The actions of the newest `limit` audit entries about `subject`, as the admin reads them.
+    pub async fn audit_actions(
+        &self,
+        admin: &str,
+        subject: &str,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        let r = self
+            .get(
+                &format!("/api/v1/admin/audit?subject={subject}&limit={limit}"),
+                Some(admin),
+            )
+            .await?;
+        if r.status != 200 {
+            bail!("reading the audit of {subject}: {} {}", r.status, r.body);
+        }
+        r.body["items"]
+            .as_array()
+            .with_context(|| format!("no audit items: {}", r.body))?
+            .iter()
+            .map(|a| {
+                a["action"]
+                    .as_str()
+                    .map(str::to_string)
+                    .with_context(|| format!("an audit entry without action: {a}"))
+            })
+            .collect()
+    }
+
+    /// Asks for deployment `id` to be released: the response, whatever its status.
     pub async fn release(&self, token: &str, id: &str) -> Result<Resp> {
         self.post(
             &format!("/api/v1/deployments/{id}/release"),
@@ -261,6 +382,17 @@ impl App {
             Some(admin),
             Some(knobs),
             &[],
+        )
+        .await
+    }
+
+    /// Redeems an emailed activation `token` for deployment `id`: the response, whatever its
+    /// status.
+    pub async fn activate(&self, id: &str, token: &str) -> Result<Resp> {
+        self.post(
+            &format!("/api/v1/deployments/{id}/activate"),
+            None,
+            json!({"token": token}),
         )
         .await
     }
@@ -324,6 +456,28 @@ impl App {
     pub async fn stop(self) {
         self.server.shutdown().await;
     }
+}
+
+/// No hold ever took `user`'s available credit below zero: replays the user's cash entries in
+/// order and looks at the balance right after every hold. Returns the final cash balance.
+pub async fn assert_no_hold_overdrew(db: &broker::Db, user: &str) -> i64 {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT t.kind, e.amount_minor FROM ledger_entries e \
+         JOIN ledger_transactions t ON t.id = e.transaction_id \
+         WHERE e.account_id = $1 ORDER BY e.seq",
+    )
+    .bind(broker::ledger::cash_account(user))
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let mut running = 0;
+    for (kind, amount) in rows {
+        running += amount;
+        if kind == "hold" {
+            assert!(running >= 0, "a hold overdrew {user}: {running}");
+        }
+    }
+    running
 }
 
 /// Every transaction's entries sum to zero and it has at least two; every account's balance

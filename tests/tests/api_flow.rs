@@ -33,12 +33,11 @@ async fn a_user_browses_deploys_activates_and_releases_a_gpu() {
 
     // Deploy it.
     let d = app
-        .call(
-            reqwest::Method::POST,
+        .post_keyed(
             "/api/v1/deployments",
             Some(&me),
-            Some(json!({"offer_id": offer["id"], "disk_gib": 200})),
-            &[("Idempotency-Key", "walk-1")],
+            json!({"offer_id": offer["id"], "disk_gib": 200}),
+            "walk-1",
         )
         .await
         .unwrap();
@@ -56,14 +55,7 @@ async fn a_user_browses_deploys_activates_and_releases_a_gpu() {
 
     // The activation link arrives in the sandbox outbox; redeem it.
     let token = app.activation_token(&admin, DEMO_EMAIL, &id).await.unwrap();
-    let act = app
-        .post(
-            &format!("/api/v1/deployments/{id}/activate"),
-            None,
-            json!({"token": token}),
-        )
-        .await
-        .unwrap();
+    let act = app.activate(&id, &token).await.unwrap();
     assert_eq!(act.status, 200, "{}", act.body);
     assert_eq!(act.body["state"], "active");
     assert!(act.body["connection"]["ssh_host"]
@@ -73,25 +65,11 @@ async fn a_user_browses_deploys_activates_and_releases_a_gpu() {
     assert!(act.body["connection"]["ssh_port"].as_u64().unwrap() > 0);
 
     // The link works once.
-    let again = app
-        .post(
-            &format!("/api/v1/deployments/{id}/activate"),
-            None,
-            json!({"token": token}),
-        )
-        .await
-        .unwrap();
+    let again = app.activate(&id, &token).await.unwrap();
     assert_eq!(again.status, 409, "{}", again.body);
 
     // Release; it becomes released only once the provider confirms.
-    let rel = app
-        .post(
-            &format!("/api/v1/deployments/{id}/release"),
-            Some(&me),
-            json!({}),
-        )
-        .await
-        .unwrap();
+    let rel = app.release(&me, &id).await.unwrap();
     assert_eq!(rel.status, 202, "{}", rel.body);
     assert_eq!(rel.body["state"], "releasing");
     app.wait_state(&me, &id, "released", 30).await.unwrap();
@@ -111,15 +89,13 @@ async fn a_user_browses_deploys_activates_and_releases_a_gpu() {
 async fn ready_passes_straight_to_active_when_activation_is_not_required() {
     let app = spawn_app().await.unwrap();
     let admin = app.admin_token().await.unwrap();
-    let r = app
-        .set_param(
-            &admin,
-            "allocation.require_activation",
-            json!({"value": false, "reason": "e2e"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
+    app.set_param_ok(
+        &admin,
+        "allocation.require_activation",
+        json!({"value": false, "reason": "e2e"}),
+    )
+    .await
+    .unwrap();
     let me = app.login(DEMO_EMAIL, DEMO_PASSWORD).await.unwrap();
     let d = app
         .post(
@@ -155,17 +131,7 @@ async fn users_see_only_their_own_deployments_and_admins_see_all() {
             .status,
         404
     );
-    assert_eq!(
-        app.post(
-            &format!("/api/v1/deployments/{id}/release"),
-            Some(&bob),
-            json!({})
-        )
-        .await
-        .unwrap()
-        .status,
-        404
-    );
+    assert_eq!(app.release(&bob, id).await.unwrap().status, 404);
     let bobs = app.get("/api/v1/deployments", Some(&bob)).await.unwrap();
     assert_eq!(bobs.body["items"].as_array().unwrap().len(), 0);
     assert_eq!(
@@ -311,15 +277,13 @@ async fn gpus_providers_and_offer_detail_describe_the_market() {
         .collect();
     assert_eq!(names, ["balanced", "cheapest", "training", "inference"]);
     let admin = app.admin_token().await.unwrap();
-    let r = app
-        .set_param(
-            &admin,
-            "ranking.weights.cheapest",
-            json!({"value": "price:1"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
+    app.set_param_ok(
+        &admin,
+        "ranking.weights.cheapest",
+        json!({"value": "price:1"}),
+    )
+    .await
+    .unwrap();
     let p = app.get("/api/v1/ranking/profiles", None).await.unwrap();
     assert_eq!(p.body["items"][1]["weights"][0], json!(["price", 1.0]));
     let missing = app.get("/api/v1/offers/nope:nothing", None).await.unwrap();
@@ -346,13 +310,7 @@ async fn every_state_change_is_published_as_an_event_in_order() {
         .unwrap();
     let id = d.body["id"].as_str().unwrap().to_string();
     app.wait_state(&me, &id, "active", 30).await.unwrap();
-    app.post(
-        &format!("/api/v1/deployments/{id}/release"),
-        Some(&me),
-        json!({}),
-    )
-    .await
-    .unwrap();
+    app.release(&me, &id).await.unwrap();
     app.wait_state(&me, &id, "released", 30).await.unwrap();
     let mut seen = Vec::new();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -12,8 +12,9 @@ async fn a_deployment_holds_credit_bills_while_active_and_returns_the_rest() {
         ("allocation.require_activation", json!(false)),
         ("billing.meter_interval_seconds", json!(1)),
     ] {
-        let r = app.set_param(&admin, k, json!({"value": v})).await.unwrap();
-        assert_eq!(r.status, 200, "{}", r.body);
+        app.set_param_ok(&admin, k, json!({"value": v}))
+            .await
+            .unwrap();
     }
     let me = app.register("payer@e2e.test").await.unwrap();
     let b0 = app.get("/api/v1/billing", Some(&me)).await.unwrap();
@@ -55,13 +56,7 @@ async fn a_deployment_holds_credit_bills_while_active_and_returns_the_rest() {
     );
     assert!(running.body["runway_seconds"].as_i64().unwrap() > 0);
 
-    app.post(
-        &format!("/api/v1/deployments/{id}/release"),
-        Some(&me),
-        json!({}),
-    )
-    .await
-    .unwrap();
+    app.release(&me, &id).await.unwrap();
     app.wait_state(&me, &id, "released", 30).await.unwrap();
     let end = app.get("/api/v1/billing", Some(&me)).await.unwrap();
     assert_eq!(end.body["held_minor"].as_i64(), Some(0), "{}", end.body);
@@ -93,24 +88,12 @@ async fn without_credit_a_deploy_is_refused_with_402_and_writes_nothing() {
         (400, Some("Idempotency-Key"))
     );
     let r = app
-        .call(
-            reqwest::Method::POST,
-            &path,
-            Some(&admin),
-            Some(body.clone()),
-            &[("Idempotency-Key", "empty-1")],
-        )
+        .post_keyed(&path, Some(&admin), body.clone(), "empty-1")
         .await
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.body);
     let again = app
-        .call(
-            reqwest::Method::POST,
-            &path,
-            Some(&admin),
-            Some(body),
-            &[("Idempotency-Key", "empty-1")],
-        )
+        .post_keyed(&path, Some(&admin), body, "empty-1")
         .await
         .unwrap();
     assert_eq!(
@@ -122,12 +105,11 @@ async fn without_credit_a_deploy_is_refused_with_402_and_writes_nothing() {
         Some(0)
     );
     let forbidden = app
-        .call(
-            reqwest::Method::POST,
+        .post_keyed(
             &path,
             Some(&me),
-            Some(json!({"amount_minor": 5, "reason": "x"})),
-            &[("Idempotency-Key", "k")],
+            json!({"amount_minor": 5, "reason": "x"}),
+            "k",
         )
         .await
         .unwrap();

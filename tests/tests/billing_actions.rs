@@ -242,27 +242,24 @@ async fn notifications_follow_their_parameters() {
     let email = "quiet@e2e.test";
     let me = app.register(email).await.unwrap();
     let user = uid(&app, &me).await;
-    let r = app
-        .set_param(
-            &admin,
-            "notification.balance_depleted_enabled",
-            json!({"value": false, "scope": "user", "scope_id": user}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
+    app.set_param_ok(
+        &admin,
+        "notification.balance_depleted_enabled",
+        json!({"value": false, "scope": "user", "scope_id": user}),
+    )
+    .await
+    .unwrap();
     let adjust = |amount: i64, key: &'static str| {
         let app = &app;
         let admin = admin.clone();
         let user = user.clone();
         async move {
             let r = app
-                .call(
-                    Method::POST,
+                .post_keyed(
                     &format!("/api/v1/admin/users/{user}/adjustments"),
                     Some(&admin),
-                    Some(json!({"amount_minor": amount, "reason": "e2e"})),
-                    &[("Idempotency-Key", key)],
+                    json!({"amount_minor": amount, "reason": "e2e"}),
+                    key,
                 )
                 .await
                 .unwrap();
@@ -345,13 +342,7 @@ async fn the_statement_and_its_csv_match_the_ledger_and_refunds_keep_to_the_rule
     b.billing_pass(active_at.unwrap() + 5_400_000)
         .await
         .unwrap();
-    app.post(
-        &format!("/api/v1/deployments/{id}/release"),
-        Some(&me),
-        json!({}),
-    )
-    .await
-    .unwrap();
+    app.release(&me, &id).await.unwrap();
     app.wait_state(&me, &id, "released", 30).await.unwrap();
     b.billing_pass(b.clock.now_ms()).await.unwrap();
 
@@ -489,11 +480,9 @@ async fn the_statement_and_its_csv_match_the_ledger_and_refunds_keep_to_the_rule
     let after = app.get("/api/v1/billing", Some(&me)).await.unwrap().body;
     assert_eq!(credit(&after), credit(&bal) - 100);
     // Outside the window nothing is refundable.
-    let w = app
-        .set_param(&admin, "allocation.refund_window_days", json!({"value": 0}))
+    app.set_param_ok(&admin, "allocation.refund_window_days", json!({"value": 0}))
         .await
         .unwrap();
-    assert_eq!(w.status, 200, "{}", w.body);
     let after = app.get("/api/v1/billing", Some(&me)).await.unwrap().body;
     assert_eq!(after["refundable_minor"], 0, "{after}");
     let r = refund(1, Some("r-2")).await;
@@ -507,11 +496,9 @@ async fn interleaved_ticks_top_ups_deploys_and_releases_keep_every_balance_exact
     let app = Arc::new(spawn_app().await.unwrap());
     let admin = app.admin_token().await.unwrap();
     fast(&app, &admin).await;
-    let r = app
-        .set_param(&admin, "pricing.markup_percent", json!({"value": 17}))
+    app.set_param_ok(&admin, "pricing.markup_percent", json!({"value": 17}))
         .await
         .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
     let b = broker(&app);
     let offers = app
         .get(
@@ -541,13 +528,7 @@ async fn interleaved_ticks_top_ups_deploys_and_releases_keep_every_balance_exact
             for _ in 0..3 {
                 let id = deploy(&app, &token, &offer).await;
                 app.wait_state(&token, &id, "active", 60).await.unwrap();
-                app.post(
-                    &format!("/api/v1/deployments/{id}/release"),
-                    Some(&token),
-                    json!({}),
-                )
-                .await
-                .unwrap();
+                app.release(&token, &id).await.unwrap();
                 app.wait_state(&token, &id, "released", 60).await.unwrap();
                 ids.push(id);
             }
@@ -644,21 +625,7 @@ async fn interleaved_ticks_top_ups_deploys_and_releases_keep_every_balance_exact
             "{user}"
         );
         // No hold ever took available credit below zero.
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT t.kind, e.amount_minor FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id \
-             WHERE e.account_id = $1 ORDER BY e.seq",
-        )
-        .bind(ledger::cash_account(user))
-        .fetch_all(&b.db.pool)
-        .await
-        .unwrap();
-        let mut running = 0;
-        for (kind, amount) in rows {
-            running += amount;
-            if kind == "hold" {
-                assert!(running >= 0, "a hold overdrew {user}: {running}");
-            }
-        }
+        let running = gpubroker_e2e::assert_no_hold_overdrew(&b.db, user).await;
         assert!(running >= 0, "{user} ended below zero: {running}");
     }
     assert_books_balance(&b).await;

@@ -310,16 +310,8 @@ impl Browser {
     }
 
     async fn login(&self, base: &str, email: &str, password: &str, next: &str) -> Result<()> {
-        self.goto(&format!("{base}/login?next={next}")).await?;
-        self.wait(
-            "the login form",
-            "return !!document.querySelector('#login-submit')",
-            json!([]),
-        )
-        .await?;
-        self.type_into("#email", email).await?;
-        self.type_into("#password", password).await?;
-        self.click("#login-submit").await?;
+        self.submit_login(&format!("{base}/login?next={next}"), email, password)
+            .await?;
         self.wait_path(next).await?;
         let who = self
             .wait(
@@ -382,6 +374,139 @@ impl Browser {
         self.wait(what, script, args).await.map(drop)
     }
 
+    /// Opens the login form at `url` and submits `email` and `password` on it.
+    async fn submit_login(&self, url: &str, email: &str, password: &str) -> Result<()> {
+        self.goto(url).await?;
+        self.wait(
+            "the login form",
+            "return !!document.querySelector('#login-submit')",
+            json!([]),
+        )
+        .await?;
+        self.fill_login(email, password).await
+    }
+
+    /// Types `email` and `password` into the login form on the page and submits it.
+    async fn fill_login(&self, email: &str, password: &str) -> Result<()> {
+        self.type_into("#email", email).await?;
+        self.type_into("#password", password).await?;
+        self.click("#login-submit").await
+    }
+
+    /// Waits for the marketplace's first results.
+    async fn wait_for_results(&self) -> Result<()> {
+        self.wait(
+            "the first results",
+            "return document.querySelector('#offers-table').dataset.state === 'ready'",
+            json!([]),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Opens the first offer of the marketplace list; returns its id.
+    async fn open_first_offer(&self) -> Result<String> {
+        let offer_id = self
+            .js(
+                "return document.querySelector('tr[data-offer-id]').dataset.offerId",
+                json!([]),
+            )
+            .await?;
+        let offer_id = offer_id
+            .as_str()
+            .context("offer row without id")?
+            .to_string();
+        self.click("tr[data-offer-id] a.offer-link").await?;
+        self.wait(
+            "the offer detail",
+            "const d = document.querySelector('#offer-detail'); return d && !d.hidden && d.dataset.offerId === arguments[0]",
+            json!([offer_id]),
+        )
+        .await?;
+        Ok(offer_id)
+    }
+
+    /// Deploys the offer whose page is open; returns the new deployment's id once the list
+    /// (which refreshes by itself) shows it ready.
+    async fn deploy_and_wait_ready(&self) -> Result<String> {
+        self.click("#deploy-submit").await?;
+        self.wait_path("/deployments").await?;
+        let id = self
+            .js(
+                "return new URLSearchParams(location.search).get('highlight')",
+                json!([]),
+            )
+            .await?;
+        let id = id
+            .as_str()
+            .context("no deployment id after deploying")?
+            .to_string();
+        self.wait_deployment(&id, "ready", "the deployment to be ready")
+            .await?;
+        Ok(id)
+    }
+
+    /// Waits for the deployments list to show deployment `id` in `state`.
+    async fn wait_deployment(&self, id: &str, state: &str, what: &str) -> Result<()> {
+        self.wait(
+            what,
+            "return document.querySelector(`tr[data-deployment-id=\"${arguments[0]}\"]`)?.dataset.state === arguments[1]",
+            json!([id, state]),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Releases deployment `id` from the deployments list and waits for it to show released.
+    async fn release(&self, id: &str) -> Result<()> {
+        self.click(&format!("tr[data-deployment-id=\"{id}\"] .release"))
+            .await?;
+        self.click(&format!("tr[data-deployment-id=\"{id}\"] .release-confirm"))
+            .await?;
+        self.wait_deployment(id, "released", "the deployment to be released")
+            .await
+    }
+
+    /// Follows an emailed activation link and checks the page reports success.
+    async fn activate_by_link(&self, link: &str) -> Result<()> {
+        self.goto(link).await?;
+        let result = self
+            .wait(
+                "the activation result",
+                "return document.querySelector('#activate-card').dataset.result",
+                json!([]),
+            )
+            .await?;
+        ensure!(
+            result == "ok",
+            "activation failed: {}",
+            self.text("#activate-error").await.unwrap_or_default()
+        );
+        Ok(())
+    }
+
+    /// Checks that the page dropped the one-time token from the address bar.
+    async fn ensure_token_dropped(&self) -> Result<()> {
+        let leftover = self.js("return location.search", json!([])).await?;
+        ensure!(
+            leftover == "",
+            "the spent token stays in the address bar: {leftover}"
+        );
+        Ok(())
+    }
+
+    /// The available balance the billing page shows once loaded, in cents.
+    async fn shown_balance(&self, what: &str) -> Result<i64> {
+        let shown = self
+            .wait(
+                what,
+                "const t = document.querySelector('#bal-available').textContent; return t !== '–' && t",
+                json!([]),
+            )
+            .await?;
+        shown_cents(shown.as_str().unwrap_or_default())
+    }
+
     async fn quit(self) {
         let _ = self.cmd(reqwest::Method::DELETE, "", None).await;
         drop(self.driver);
@@ -435,12 +560,7 @@ async fn walk(app: &App, b: &Browser) -> Result<()> {
 
     // Log in as the demo user; the login page sends us to the marketplace.
     b.login(base, DEMO_EMAIL, DEMO_PASSWORD, "/offers").await?;
-    b.wait(
-        "the first results",
-        "return document.querySelector('#offers-table').dataset.state === 'ready'",
-        json!([]),
-    )
-    .await?;
+    b.wait_for_results().await?;
 
     // A filter the API rejects shows its problem detail next to the field.
     b.type_into("#f-max-price", "cheap").await?;
@@ -510,23 +630,7 @@ async fn walk(app: &App, b: &Browser) -> Result<()> {
     b.screenshot("/tmp/gpubroker-offers.png").await?;
 
     // Open the first offer and deploy it.
-    let offer_id = b
-        .js(
-            "return document.querySelector('tr[data-offer-id]').dataset.offerId",
-            json!([]),
-        )
-        .await?;
-    let offer_id = offer_id
-        .as_str()
-        .context("offer row without id")?
-        .to_string();
-    b.click("tr[data-offer-id] a.offer-link").await?;
-    b.wait(
-        "the offer detail",
-        "const d = document.querySelector('#offer-detail'); return d && !d.hidden && d.dataset.offerId === arguments[0]",
-        json!([offer_id]),
-    )
-    .await?;
+    let offer_id = b.open_first_offer().await?;
     let title = b.text("#offer-title").await?;
     ensure!(
         title.contains(&model),
@@ -545,23 +649,9 @@ async fn walk(app: &App, b: &Browser) -> Result<()> {
     )
     .await?;
     b.screenshot("/tmp/gpubroker-offer.png").await?;
-    b.click("#deploy-submit").await?;
-    b.wait_path("/deployments").await?;
-    let id = b
-        .js(
-            "return new URLSearchParams(location.search).get('highlight')",
-            json!([]),
-        )
-        .await?;
-    let id = id
-        .as_str()
-        .context("no deployment id after deploying")?
-        .to_string();
 
-    // The list refreshes by itself until the machine is ready.
-    let row = "return document.querySelector(`tr[data-deployment-id=\"${arguments[0]}\"]`)?.dataset.state === arguments[1]";
-    b.wait("the deployment to be ready", row, json!([id, "ready"]))
-        .await?;
+    // Deploy it; the list refreshes by itself until the machine is ready.
+    let id = b.deploy_and_wait_ready().await?;
     let demo = app.login(DEMO_EMAIL, DEMO_PASSWORD).await?;
     let api = app
         .get(&format!("/api/v1/deployments/{id}"), Some(&demo))
@@ -637,19 +727,7 @@ async fn walk(app: &App, b: &Browser) -> Result<()> {
     b.logout().await?;
 
     // The emailed link works without logging in and shows how to connect.
-    b.goto(&link).await?;
-    let result = b
-        .wait(
-            "the activation result",
-            "return document.querySelector('#activate-card').dataset.result",
-            json!([]),
-        )
-        .await?;
-    ensure!(
-        result == "ok",
-        "activation failed: {}",
-        b.text("#activate-error").await.unwrap_or_default()
-    );
+    b.activate_by_link(&link).await?;
     ensure!(
         b.text("#activate-state").await? == "active",
         "the activation page does not say active"
@@ -674,17 +752,13 @@ async fn walk(app: &App, b: &Browser) -> Result<()> {
         ssh == expected,
         "the page shows `{ssh}`, the API `{expected}`"
     );
-    let leftover = b.js("return location.search", json!([])).await?;
-    ensure!(
-        leftover == "",
-        "the spent token stays in the address bar: {leftover}"
-    );
+    b.ensure_token_dropped().await?;
     b.screenshot("/tmp/gpubroker-activate.png").await?;
 
     // Back as the owner: the deployment is active with its connection, then released.
     b.login(base, DEMO_EMAIL, DEMO_PASSWORD, "/deployments")
         .await?;
-    b.wait("the deployment to show active", row, json!([id, "active"]))
+    b.wait_deployment(&id, "active", "the deployment to show active")
         .await?;
     let shown = b
         .js(
@@ -698,16 +772,7 @@ async fn walk(app: &App, b: &Browser) -> Result<()> {
     );
     b.screenshot("/tmp/gpubroker-deployments-active.png")
         .await?;
-    b.click(&format!("tr[data-deployment-id=\"{id}\"] .release"))
-        .await?;
-    b.click(&format!("tr[data-deployment-id=\"{id}\"] .release-confirm"))
-        .await?;
-    b.wait(
-        "the deployment to be released",
-        row,
-        json!([id, "released"]),
-    )
-    .await?;
+    b.release(&id).await?;
     let api = app
         .get(&format!("/api/v1/deployments/{id}"), Some(&demo))
         .await?;
@@ -725,12 +790,17 @@ async fn a_user_deploys_from_the_marketplace_activates_by_the_emailed_link_and_r
     let app = spawn_app().await?;
     let browser = Browser::start().await?;
     let walked = walk(&app, &browser).await;
+    finish(app, browser, walked, "the browser walk").await
+}
+
+/// Ends a walk: on failure a screenshot of the page, then the browser and the app stop.
+async fn finish(app: App, browser: Browser, walked: Result<()>, what: &str) -> Result<()> {
     if walked.is_err() {
         let _ = browser.screenshot(FAILURE_SHOT).await;
     }
     browser.quit().await;
     app.stop().await;
-    walked.with_context(|| format!("the browser walk failed (screenshot: {FAILURE_SHOT})"))
+    walked.with_context(|| format!("{what} failed (screenshot: {FAILURE_SHOT})"))
 }
 
 /// The current TOTP code of a base32 secret, `ahead` seconds from now (RFC 6238, SHA-1,
@@ -786,10 +856,8 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
         ("billing.sandbox_starter_credit_minor", json!(0)),
         ("billing.meter_interval_seconds", json!(1)),
     ] {
-        let r = app
-            .set_param(&admin, key, json!({ "value": value }))
+        app.set_param_ok(&admin, key, json!({ "value": value }))
             .await?;
-        ensure!(r.status == 200, "setting {key}: {} {}", r.status, r.body);
     }
     wait_for_offers(app).await?;
     // The pricier the machine, the sooner a whole cent of usage is posted.
@@ -838,16 +906,8 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
         .await?;
 
     // 2. Signing in before confirming is refused, with a way to a new link.
-    b.goto(&format!("{base}/login")).await?;
-    b.wait(
-        "the login form",
-        "return !!document.querySelector('#login-submit')",
-        json!([]),
-    )
-    .await?;
-    b.type_into("#email", &email).await?;
-    b.type_into("#password", password).await?;
-    b.click("#login-submit").await?;
+    b.submit_login(&format!("{base}/login"), &email, password)
+        .await?;
     let refused = b
         .wait(
             "the not-verified problem",
@@ -882,18 +942,12 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
         done.as_str().unwrap_or_default().contains("confirmed"),
         "the page says {done}"
     );
-    let leftover = b.js("return location.search", json!([])).await?;
-    ensure!(
-        leftover == "",
-        "the spent token stays in the address bar: {leftover}"
-    );
+    b.ensure_token_dropped().await?;
 
     // 4. Log in: no credit yet, so billing comes first with the onboarding call to action.
     b.click("#verify-done a#to-login").await?;
     b.wait_path("/login").await?;
-    b.type_into("#email", &email).await?;
-    b.type_into("#password", password).await?;
-    b.click("#login-submit").await?;
+    b.fill_login(&email, password).await?;
     b.wait_path("/billing").await?;
     b.wait(
         "the onboarding call to action and a zero balance",
@@ -947,16 +1001,8 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
 
     // 6. Log in again: password, then a code from the app (the next time step: the one used
     // to turn MFA on cannot be replayed).
-    b.goto(&format!("{base}/login")).await?;
-    b.wait(
-        "the login form",
-        "return !!document.querySelector('#login-submit')",
-        json!([]),
-    )
-    .await?;
-    b.type_into("#email", &email).await?;
-    b.type_into("#password", password).await?;
-    b.click("#login-submit").await?;
+    b.submit_login(&format!("{base}/login"), &email, password)
+        .await?;
     b.wait(
         "the code step",
         "return !document.querySelector('#mfa-form').hidden && document.querySelector('#login-form').hidden",
@@ -966,14 +1012,7 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
     b.type_into("#mfa-code", &totp(&secret, 30)?).await?;
     b.click("#mfa-submit").await?;
     b.wait_path("/billing").await?;
-    let before = b
-        .wait(
-            "the balance before the top-up",
-            "const t = document.querySelector('#bal-available').textContent; return t !== '–' && t",
-            json!([]),
-        )
-        .await?;
-    let before = shown_cents(before.as_str().unwrap_or_default())?;
+    let before = b.shown_balance("the balance before the top-up").await?;
 
     // 7. Top up through the sandbox gateway: intent → test card → signed webhook → credit.
     b.click("#onboarding a").await?;
@@ -1009,14 +1048,7 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
     b.screenshot("/tmp/gpubroker-journey-topup.png").await?;
     b.click("#nav-billing").await?;
     b.wait_path("/billing").await?;
-    let after = b
-        .wait(
-            "the new balance",
-            "const t = document.querySelector('#bal-available').textContent; return t !== '–' && t",
-            json!([]),
-        )
-        .await?;
-    let after = shown_cents(after.as_str().unwrap_or_default())?;
+    let after = b.shown_balance("the new balance").await?;
     // Readable, not only present: the figure is not painted in its card's colour.
     let legible = b
         .js(
@@ -1048,12 +1080,7 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
     // 8. Deploy from the marketplace.
     b.click("#nav-offers").await?;
     b.wait_path("/offers").await?;
-    b.wait(
-        "the first results",
-        "return document.querySelector('#offers-table').dataset.state === 'ready'",
-        json!([]),
-    )
-    .await?;
+    b.wait_for_results().await?;
     b.type_into("#f-min-gpus", min_gpus).await?;
     b.type_into("#f-max-price", "100").await?;
     b.click("#f-available").await?;
@@ -1067,55 +1094,13 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
         json!([min_gpus]),
     )
     .await?;
-    let offer_id = b
-        .js(
-            "return document.querySelector('tr[data-offer-id]').dataset.offerId",
-            json!([]),
-        )
-        .await?;
-    let offer_id = offer_id
-        .as_str()
-        .context("offer row without id")?
-        .to_string();
-    b.click("tr[data-offer-id] a.offer-link").await?;
-    b.wait(
-        "the offer detail",
-        "const d = document.querySelector('#offer-detail'); return d && !d.hidden && d.dataset.offerId === arguments[0]",
-        json!([offer_id]),
-    )
-    .await?;
-    b.click("#deploy-submit").await?;
-    b.wait_path("/deployments").await?;
-    let id = b
-        .js(
-            "return new URLSearchParams(location.search).get('highlight')",
-            json!([]),
-        )
-        .await?;
-    let id = id
-        .as_str()
-        .context("no deployment id after deploying")?
-        .to_string();
-    let row = "return document.querySelector(`tr[data-deployment-id=\"${arguments[0]}\"]`)?.dataset.state === arguments[1]";
-    b.wait("the deployment to be ready", row, json!([id, "ready"]))
-        .await?;
+    b.open_first_offer().await?;
+    let id = b.deploy_and_wait_ready().await?;
 
     // 9. Activate it by the emailed link.
     let token = app.activation_token(&admin, &email, &id).await?;
-    b.goto(&format!("{base}/activate/{id}?token={token}"))
+    b.activate_by_link(&format!("{base}/activate/{id}?token={token}"))
         .await?;
-    let result = b
-        .wait(
-            "the activation result",
-            "return document.querySelector('#activate-card').dataset.result",
-            json!([]),
-        )
-        .await?;
-    ensure!(
-        result == "ok",
-        "activation failed: {}",
-        b.text("#activate-error").await.unwrap_or_default()
-    );
 
     // 10. Metered usage: a burn rate while it runs, and usage lines in the ledger history.
     let billing = format!("{base}/billing");
@@ -1138,18 +1123,9 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
     // 11. Release it.
     b.click("#nav-deployments").await?;
     b.wait_path("/deployments").await?;
-    b.wait("the deployment to show active", row, json!([id, "active"]))
+    b.wait_deployment(&id, "active", "the deployment to show active")
         .await?;
-    b.click(&format!("tr[data-deployment-id=\"{id}\"] .release"))
-        .await?;
-    b.click(&format!("tr[data-deployment-id=\"{id}\"] .release-confirm"))
-        .await?;
-    b.wait(
-        "the deployment to be released",
-        row,
-        json!([id, "released"]),
-    )
-    .await?;
+    b.release(&id).await?;
 
     // 12. The statement shows the deployment's usage, and its CSV downloads.
     b.goto(&billing).await?;
@@ -1231,10 +1207,5 @@ async fn a_new_user_signs_up_verifies_enrols_mfa_tops_up_deploys_is_metered_and_
     let app = spawn_app().await?;
     let browser = Browser::start().await?;
     let walked = journey(&app, &browser).await;
-    if walked.is_err() {
-        let _ = browser.screenshot(FAILURE_SHOT).await;
-    }
-    browser.quit().await;
-    app.stop().await;
-    walked.with_context(|| format!("the journey failed (screenshot: {FAILURE_SHOT})"))
+    finish(app, browser, walked, "the journey").await
 }

@@ -2,38 +2,11 @@
 //! recovery codes, lockout and throttling, password rules, refresh-token reuse and logout —
 //! each audited. Runs on SQLite, or PostgreSQL when GPUBROKER_TEST_POSTGRES is set.
 
-use gpubroker_e2e::{spawn_app, App};
+use gpubroker_e2e::{spawn_app, unix_now, App, PROBLEM};
 use serde_json::{json, Value};
 
-const PROBLEM: &str = "https://gpubroker.dev/problems/";
-
-async fn go_live(app: &App, admin: &str) {
-    let r = app
-        .set_param(
-            admin,
-            "tenant.mode",
-            json!({"value": "live", "confirm": "live", "reason": "identity test"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
-}
-
 async fn audit_actions(app: &App, admin: &str, subject: &str) -> Vec<String> {
-    let r = app
-        .get(
-            &format!("/api/v1/admin/audit?subject={subject}&limit=200"),
-            Some(admin),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["action"].as_str().unwrap().to_string())
-        .collect()
+    app.audit_actions(admin, subject, 200).await.unwrap()
 }
 
 /// The newest mail of `kind` to `to`, as the admin outbox shows it.
@@ -62,40 +35,26 @@ fn link_token(mail: &Value) -> String {
         .to_string()
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+async fn login(app: &App, email: &str, password: &str) -> gpubroker_e2e::Resp {
+    app.sign_in(email, password).await.unwrap()
 }
 
-async fn login(app: &App, email: &str, password: &str) -> gpubroker_e2e::Resp {
-    app.post(
-        "/api/v1/auth/login",
-        None,
-        json!({"email": email, "password": password}),
-    )
-    .await
-    .unwrap()
+async fn verify_email(app: &App, token: &str) -> gpubroker_e2e::Resp {
+    app.post("/api/v1/auth/verify-email", None, json!({"token": token}))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn a_live_signup_verifies_its_email_then_enrols_mfa_and_each_recovery_code_works_once() {
     let app = spawn_app().await.unwrap();
     let admin = app.admin_token().await.unwrap();
-    go_live(&app, &admin).await;
+    app.go_live(&admin, "identity test").await.unwrap();
     let email = "alice@e2e.test";
     let password = "Correct-Horse-Battery-9";
 
     // Sign-up on a LIVE POD: no tokens until the address is confirmed.
-    let r = app
-        .post(
-            "/api/v1/auth/register",
-            None,
-            json!({"email": email, "password": password}),
-        )
-        .await
-        .unwrap();
+    let r = app.sign_up(email, password).await.unwrap();
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["verification_required"], true);
     assert!(r.body.get("access_token").is_none());
@@ -113,15 +72,9 @@ async fn a_live_signup_verifies_its_email_then_enrols_mfa_and_each_recovery_code
         .unwrap()
         .contains("verify-email?token="));
     let token = link_token(&mail);
-    let r = app
-        .post("/api/v1/auth/verify-email", None, json!({"token": token}))
-        .await
-        .unwrap();
+    let r = verify_email(&app, &token).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let again = app
-        .post("/api/v1/auth/verify-email", None, json!({"token": token}))
-        .await
-        .unwrap();
+    let again = verify_email(&app, &token).await;
     assert_eq!(again.status, 400, "{}", again.body);
     assert_eq!(again.body["field"], "token");
 
@@ -130,10 +83,7 @@ async fn a_live_signup_verifies_its_email_then_enrols_mfa_and_each_recovery_code
     let access = r.body["access_token"].as_str().unwrap().to_string();
 
     // Enrol TOTP: the QR code and the otpauth URI name the secret; a wrong code is refused.
-    let e = app
-        .post("/api/v1/me/mfa/totp", Some(&access), json!({}))
-        .await
-        .unwrap();
+    let e = app.enrol_totp(&access).await.unwrap();
     assert_eq!(e.status, 201, "{}", e.body);
     let secret = e.body["secret"].as_str().unwrap().to_string();
     assert!(e.body["otpauth_uri"]
@@ -144,24 +94,10 @@ async fn a_live_signup_verifies_its_email_then_enrols_mfa_and_each_recovery_code
     let now = unix_now();
     let good = broker::mfa::code_for_b32(&secret, now).unwrap();
     let wrong = if good == "000000" { "111111" } else { "000000" };
-    let r = app
-        .post(
-            "/api/v1/me/mfa/totp/activate",
-            Some(&access),
-            json!({"code": wrong}),
-        )
-        .await
-        .unwrap();
+    let r = app.activate_totp(&access, wrong).await.unwrap();
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.body["field"], "code");
-    let r = app
-        .post(
-            "/api/v1/me/mfa/totp/activate",
-            Some(&access),
-            json!({"code": good}),
-        )
-        .await
-        .unwrap();
+    let r = app.activate_totp(&access, &good).await.unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     let codes: Vec<String> = r.body["recovery_codes"]
         .as_array()
@@ -180,48 +116,22 @@ async fn a_live_signup_verifies_its_email_then_enrols_mfa_and_each_recovery_code
     // The enrolment code's time step is spent; the next step's code (within the allowed
     // skew) signs in.
     let next = broker::mfa::code_for_b32(&secret, now + 30).unwrap();
-    let r = app
-        .post(
-            "/api/v1/auth/login/mfa",
-            None,
-            json!({"mfa_token": mfa_token, "code": next}),
-        )
-        .await
-        .unwrap();
+    let r = app.sign_in_mfa(&mfa_token, &next).await.unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body["access_token"].is_string());
     // The MFA token worked once.
-    let r = app
-        .post(
-            "/api/v1/auth/login/mfa",
-            None,
-            json!({"mfa_token": mfa_token, "code": codes[1]}),
-        )
-        .await
-        .unwrap();
+    let r = app.sign_in_mfa(&mfa_token, &codes[1]).await.unwrap();
     assert_eq!(r.status, 401, "{}", r.body);
 
     // A recovery code signs in once, typed loosely; the second time it is refused.
     let t = login(&app, email, password).await.body["mfa_token"].clone();
+    let t = t.as_str().unwrap();
     let loose = codes[0].to_lowercase().replace('-', " ");
-    let r = app
-        .post(
-            "/api/v1/auth/login/mfa",
-            None,
-            json!({"mfa_token": t, "code": loose}),
-        )
-        .await
-        .unwrap();
+    let r = app.sign_in_mfa(t, &loose).await.unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     let t = login(&app, email, password).await.body["mfa_token"].clone();
-    let r = app
-        .post(
-            "/api/v1/auth/login/mfa",
-            None,
-            json!({"mfa_token": t, "code": codes[0]}),
-        )
-        .await
-        .unwrap();
+    let t = t.as_str().unwrap();
+    let r = app.sign_in_mfa(t, &codes[0]).await.unwrap();
     assert_eq!(r.status, 401, "{}", r.body);
 
     let sec = app.get("/api/v1/me/security", Some(&access)).await.unwrap();
@@ -272,11 +182,9 @@ async fn repeated_failures_lock_the_account_and_flooding_an_address_is_throttled
         ("auth.lockout_max_failures", 3),
         ("auth.lockout_seconds", 600),
     ] {
-        let r = app
-            .set_param(&admin, k, json!({"value": v, "reason": "test"}))
+        app.set_param_ok(&admin, k, json!({"value": v, "reason": "test"}))
             .await
             .unwrap();
-        assert_eq!(r.status, 200, "{}", r.body);
     }
     let email = "bob@e2e.test";
     app.register(email).await.unwrap();
@@ -307,15 +215,13 @@ async fn repeated_failures_lock_the_account_and_flooding_an_address_is_throttled
     );
 
     // Throttling counts failures per address, known or not.
-    let r = app
-        .set_param(
-            &admin,
-            "auth.throttle_attempts_per_minute",
-            json!({"value": 2, "reason": "test"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
+    app.set_param_ok(
+        &admin,
+        "auth.throttle_attempts_per_minute",
+        json!({"value": 2, "reason": "test"}),
+    )
+    .await
+    .unwrap();
     let ghost = "nobody@e2e.test";
     for _ in 0..2 {
         assert_eq!(login(&app, ghost, "whatever-it-is").await.status, 401);
@@ -341,14 +247,7 @@ async fn weak_passwords_are_rejected_with_a_400_naming_the_field() {
         ("password123", "common"),
         ("carol-secret-1", "email"),
     ] {
-        let r = app
-            .post(
-                "/api/v1/auth/register",
-                None,
-                json!({"email": "carol@e2e.test", "password": password}),
-            )
-            .await
-            .unwrap();
+        let r = app.sign_up("carol@e2e.test", password).await.unwrap();
         assert_eq!(r.status, 400, "{password}: {}", r.body);
         assert_eq!(r.body["type"], format!("{PROBLEM}validation-error"));
         assert_eq!(r.body["field"], "password");
@@ -368,11 +267,7 @@ async fn weak_passwords_are_rejected_with_a_400_naming_the_field() {
     .await
     .unwrap();
     let r = app
-        .post(
-            "/api/v1/auth/register",
-            None,
-            json!({"email": "carol@e2e.test", "password": "a-good-password"}),
-        )
+        .sign_up("carol@e2e.test", "a-good-password")
         .await
         .unwrap();
     assert_eq!(r.status, 400, "{}", r.body);
@@ -388,22 +283,13 @@ async fn a_replayed_refresh_token_revokes_its_family_and_logout_revokes_the_sess
     let r = login(&app, "dave@e2e.test", "a-good-password").await;
     let user_id = r.body["user"]["id"].as_str().unwrap().to_string();
     let r1 = r.body["refresh_token"].as_str().unwrap().to_string();
-    let r = app
-        .post("/api/v1/auth/refresh", None, json!({"refresh_token": r1}))
-        .await
-        .unwrap();
+    let r = app.refresh(&r1).await.unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     let r2 = r.body["refresh_token"].as_str().unwrap().to_string();
     // Replaying r1 is a reuse: refused, and r2 (same family) dies with it.
-    let r = app
-        .post("/api/v1/auth/refresh", None, json!({"refresh_token": r1}))
-        .await
-        .unwrap();
+    let r = app.refresh(&r1).await.unwrap();
     assert_eq!(r.status, 401, "{}", r.body);
-    let r = app
-        .post("/api/v1/auth/refresh", None, json!({"refresh_token": r2}))
-        .await
-        .unwrap();
+    let r = app.refresh(&r2).await.unwrap();
     assert_eq!(r.status, 401, "{}", r.body);
 
     // Logout revokes the session's refresh token.
@@ -414,10 +300,7 @@ async fn a_replayed_refresh_token_revokes_its_family_and_logout_revokes_the_sess
         .await
         .unwrap();
     assert_eq!(out.status, 204, "{}", out.body);
-    let r = app
-        .post("/api/v1/auth/refresh", None, json!({"refresh_token": r3}))
-        .await
-        .unwrap();
+    let r = app.refresh(&r3).await.unwrap();
     assert_eq!(r.status, 401, "{}", r.body);
 
     let actions = audit_actions(&app, &admin, &format!("user:{user_id}")).await;
@@ -436,37 +319,21 @@ async fn a_sandbox_pod_with_required_verification_keeps_the_play_money_but_refus
     // Arrange
     let app = spawn_app().await.unwrap();
     let admin = app.admin_token().await.unwrap();
-    let r = app
-        .set_param(
-            &admin,
-            "auth.require_email_verification",
-            json!({"value": true}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
+    app.set_param_ok(
+        &admin,
+        "auth.require_email_verification",
+        json!({"value": true}),
+    )
+    .await
+    .unwrap();
     let email = "sandy@e2e.test";
     let password = "Correct-Horse-Battery-9";
 
     // Act: sign up, try to sign in, confirm, sign in.
-    let signup = app
-        .post(
-            "/api/v1/auth/register",
-            None,
-            json!({"email": email, "password": password}),
-        )
-        .await
-        .unwrap();
+    let signup = app.sign_up(email, password).await.unwrap();
     let early = login(&app, email, password).await;
     let mail = newest_mail(&app, &admin, email, "verify_email").await;
-    let confirmed = app
-        .post(
-            "/api/v1/auth/verify-email",
-            None,
-            json!({"token": link_token(&mail)}),
-        )
-        .await
-        .unwrap();
+    let confirmed = verify_email(&app, &link_token(&mail)).await;
     let late = login(&app, email, password).await;
 
     // Assert
@@ -486,15 +353,13 @@ async fn a_sandbox_pod_with_required_verification_keeps_the_play_money_but_refus
         billing.body
     );
     // The default stays as before: a SANDBOX sign-up is signed in at once.
-    let r = app
-        .set_param(
-            &admin,
-            "auth.require_email_verification",
-            json!({"value": false}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
+    app.set_param_ok(
+        &admin,
+        "auth.require_email_verification",
+        json!({"value": false}),
+    )
+    .await
+    .unwrap();
     let quick = app.register("quick@e2e.test").await.unwrap();
     assert!(!quick.is_empty());
     app.stop().await;

@@ -743,22 +743,7 @@ async fn hundreds_of_interleaved_ticks_top_ups_holds_and_releases_keep_the_books
     // No hold ever took available credit below zero: replay each user's cash entries in
     // order and look at the balance right after every hold.
     for u in &users {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT t.kind, e.amount_minor FROM ledger_entries e \
-             JOIN ledger_transactions t ON t.id = e.transaction_id \
-             WHERE e.account_id = $1 ORDER BY e.seq",
-        )
-        .bind(ledger::cash_account(&u.id))
-        .fetch_all(&e.db.pool)
-        .await
-        .unwrap();
-        let mut running = 0;
-        for (kind, amount) in rows {
-            running += amount;
-            if kind == "hold" {
-                assert!(running >= 0, "a hold overdrew {}: {running}", u.id);
-            }
-        }
+        gpubroker_e2e::assert_no_hold_overdrew(&e.db, &u.id).await;
     }
     assert_books_balance(&e).await;
 }

@@ -25,6 +25,26 @@ async fn app_with_ses(moto: &MotoServer) -> App {
     .unwrap()
 }
 
+/// Switches the POD's mail transport to SES.
+async fn use_ses(app: &App, admin: &str) {
+    app.set_param_ok(
+        admin,
+        "mail.transport",
+        json!({"value": "ses", "reason": "ses test"}),
+    )
+    .await
+    .unwrap();
+}
+
+/// Queues `template` to `to` under the idempotency `key`, in a transaction of its own.
+async fn queue(broker: &broker::Broker, to: &str, template: &Template, key: &str) {
+    let mut tx = broker.db.begin().await.unwrap();
+    mail::send(&mut tx, broker.clock.now_ms(), "default", to, template, key)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
 /// Polls the admin outbox until the newest mail of `kind` to `to` is no longer queued.
 async fn delivered(app: &App, admin: &str, to: &str, kind: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -67,8 +87,7 @@ async fn a_verification_mail_is_delivered_through_ses_from_its_template() {
             json!({"value": "live", "confirm": "live", "reason": "ses test"}),
         ),
     ] {
-        let r = app.set_param(&admin, key, body).await.unwrap();
-        assert_eq!(r.status, 200, "{}", r.body);
+        app.set_param_ok(&admin, key, body).await.unwrap();
     }
     let to = "grace@e2e.test";
     let r = app
@@ -111,15 +130,7 @@ async fn a_mail_is_queued_and_sent_once_per_key_whatever_the_retries() {
     moto.verify_ses_identity(FROM).await.unwrap();
     let app = app_with_ses(&moto).await;
     let admin = app.admin_token().await.unwrap();
-    let r = app
-        .set_param(
-            &admin,
-            "mail.transport",
-            json!({"value": "ses", "reason": "ses test"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
+    use_ses(&app, &admin).await;
     let broker = &app.server.state.broker;
     let to = "heidi@e2e.test";
     let receipt = Template::Receipt {
@@ -130,18 +141,7 @@ async fn a_mail_is_queued_and_sent_once_per_key_whatever_the_retries() {
     };
     // The same message queued three times (e.g. a retried webhook) is one row and one job.
     for _ in 0..3 {
-        let mut tx = broker.db.begin().await.unwrap();
-        mail::send(
-            &mut tx,
-            broker.clock.now_ms(),
-            "default",
-            to,
-            &receipt,
-            "receipt:pi_test_1",
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
+        queue(broker, to, &receipt, "receipt:pi_test_1").await;
     }
     let m = delivered(&app, &admin, to, "receipt").await;
     assert_eq!(m["delivery"], "sent", "{m}");
@@ -178,19 +178,10 @@ async fn a_sender_ses_refuses_dead_letters_the_mail_as_failed() {
     let moto = MotoServer::start().await.unwrap();
     let app = app_with_ses(&moto).await;
     let admin = app.admin_token().await.unwrap();
-    app.set_param(
-        &admin,
-        "mail.transport",
-        json!({"value": "ses", "reason": "ses test"}),
-    )
-    .await
-    .unwrap();
+    use_ses(&app, &admin).await;
     let broker = &app.server.state.broker;
-    let mut tx = broker.db.begin().await.unwrap();
-    mail::send(
-        &mut tx,
-        broker.clock.now_ms(),
-        "default",
+    queue(
+        broker,
         "ivan@e2e.test",
         &Template::BalanceDepleted {
             currency: "USD".into(),
@@ -198,9 +189,7 @@ async fn a_sender_ses_refuses_dead_letters_the_mail_as_failed() {
         },
         "depleted:ivan",
     )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    .await;
     let m = delivered(&app, &admin, "ivan@e2e.test", "balance_depleted").await;
     assert_eq!(m["delivery"], "failed", "{m}");
     assert!(moto.ses_messages().await.unwrap().is_empty());

@@ -69,12 +69,11 @@ async fn available(app: &App, token: &str) -> i64 {
 
 async fn topup(app: &App, token: &str, amount: i64, key: &str) -> Value {
     let r = app
-        .call(
-            reqwest::Method::POST,
+        .post_keyed(
             "/api/v1/billing/topups",
             Some(token),
-            Some(json!({"amount_minor": amount, "currency": "USD"})),
-            &[("Idempotency-Key", key)],
+            json!({"amount_minor": amount, "currency": "USD"}),
+            key,
         )
         .await
         .unwrap();
@@ -108,12 +107,11 @@ async fn a_sandbox_top_up_through_the_api_credits_the_balance_exactly_once() {
     let again = topup(&app, &me, 2_500, "key-1").await;
     assert_eq!(again["id"], pi["id"]);
     let clash = app
-        .call(
-            reqwest::Method::POST,
+        .post_keyed(
             "/api/v1/billing/topups",
             Some(&me),
-            Some(json!({"amount_minor": 3_000, "currency": "USD"})),
-            &[("Idempotency-Key", "key-1")],
+            json!({"amount_minor": 3_000, "currency": "USD"}),
+            "key-1",
         )
         .await
         .unwrap();
@@ -509,15 +507,13 @@ async fn a_live_pod_without_stripe_keys_cannot_take_payments() {
     let app = sandbox_app().await;
     let admin = app.admin_token().await.unwrap();
     let me = app.register("live@e2e.test").await.unwrap();
-    let r = app
-        .set_param(
-            &admin,
-            "tenant.mode",
-            json!({"value": "live", "scope": "tenant", "confirm": "live"}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
+    app.set_param_ok(
+        &admin,
+        "tenant.mode",
+        json!({"value": "live", "scope": "tenant", "confirm": "live"}),
+    )
+    .await
+    .unwrap();
     let t = app
         .post(
             "/api/v1/billing/topups",

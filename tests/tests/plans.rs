@@ -6,10 +6,28 @@ use gpubroker_e2e::{spawn_app, App};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-async fn put(app: &App, path: &str, token: &str, body: Value) -> gpubroker_e2e::Resp {
-    app.call(Method::PUT, path, Some(token), Some(body), &[])
-        .await
-        .unwrap()
+/// An admin change of a user's `what` (`plan` or `role`), made with `token`.
+async fn change(
+    app: &App,
+    token: &str,
+    user: &str,
+    what: &str,
+    body: Value,
+) -> gpubroker_e2e::Resp {
+    app.call(
+        Method::PUT,
+        &format!("/api/v1/admin/users/{user}/{what}"),
+        Some(token),
+        Some(body),
+        &[],
+    )
+    .await
+    .unwrap()
+}
+
+/// The plan and role a user has after an admin change, as the change answers.
+fn plan_and_role(r: &gpubroker_e2e::Resp) -> (Option<&str>, Option<&str>) {
+    (r.body["plan"].as_str(), r.body["role"].as_str())
 }
 
 async fn user_id(app: &App, token: &str) -> String {
@@ -143,36 +161,22 @@ async fn an_admin_changes_a_users_plan_and_role_and_each_change_is_audited() {
     assert_eq!(mine.body["current"], "free");
 
     // Only admins change plans, and only to plans that exist.
-    let r = put(
-        &app,
-        &format!("/api/v1/admin/users/{id}/plan"),
-        &me,
-        json!({"plan": "pro"}),
-    )
-    .await;
+    let r = change(&app, &me, &id, "plan", json!({"plan": "pro"})).await;
     assert_eq!(r.status, 403, "{}", r.body);
-    let r = put(
-        &app,
-        &format!("/api/v1/admin/users/{id}/plan"),
-        &admin,
-        json!({"plan": "gold"}),
-    )
-    .await;
+    let r = change(&app, &admin, &id, "plan", json!({"plan": "gold"})).await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.body["allowed"], json!(["free", "pro", "enterprise"]));
 
-    let r = put(
+    let r = change(
         &app,
-        &format!("/api/v1/admin/users/{id}/plan"),
         &admin,
+        &id,
+        "plan",
         json!({"plan": "pro", "reason": "sales deal"}),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(
-        (r.body["plan"].as_str(), r.body["role"].as_str()),
-        (Some("pro"), Some("pro"))
-    );
+    assert_eq!(plan_and_role(&r), (Some("pro"), Some("pro")));
     // The next token carries the new role.
     let again = app
         .login("upgrader@e2e.test", "a-good-password")
@@ -186,49 +190,32 @@ async fn an_admin_changes_a_users_plan_and_role_and_each_change_is_audited() {
     );
 
     // A role names its plan; `admin` is granted on top of the plan.
-    let r = put(
-        &app,
-        &format!("/api/v1/admin/users/{id}/role"),
-        &admin,
-        json!({"role": "enterprise"}),
-    )
-    .await;
+    let r = change(&app, &admin, &id, "role", json!({"role": "enterprise"})).await;
     assert_eq!(
-        (r.body["plan"].as_str(), r.body["role"].as_str()),
+        plan_and_role(&r),
         (Some("enterprise"), Some("enterprise")),
         "{}",
         r.body
     );
-    let r = put(
+    let r = change(
         &app,
-        &format!("/api/v1/admin/users/{id}/role"),
         &admin,
+        &id,
+        "role",
         json!({"role": "admin", "reason": "new operator"}),
     )
     .await;
     assert_eq!(
-        (r.body["plan"].as_str(), r.body["role"].as_str()),
+        plan_and_role(&r),
         (Some("enterprise"), Some("admin")),
         "{}",
         r.body
     );
-    let r = put(
-        &app,
-        &format!("/api/v1/admin/users/{id}/role"),
-        &admin,
-        json!({"role": "owner"}),
-    )
-    .await;
+    let r = change(&app, &admin, &id, "role", json!({"role": "owner"})).await;
     assert_eq!(r.status, 400, "{}", r.body);
     // An admin cannot lock themselves out.
     let admin_id = user_id(&app, &admin).await;
-    let r = put(
-        &app,
-        &format!("/api/v1/admin/users/{admin_id}/role"),
-        &admin,
-        json!({"role": "user"}),
-    )
-    .await;
+    let r = change(&app, &admin, &admin_id, "role", json!({"role": "user"})).await;
     assert_eq!(r.status, 400, "{}", r.body);
 
     let audit = app
@@ -275,21 +262,14 @@ async fn a_plan_scoped_limit_sits_between_the_user_override_and_the_tenant_value
     let free = app.register("free@e2e.test").await.unwrap();
     let pro = app.register("pro@e2e.test").await.unwrap();
     let pro_id = user_id(&app, &pro).await;
-    let r = put(
-        &app,
-        &format!("/api/v1/admin/users/{pro_id}/plan"),
-        &admin,
-        json!({"plan": "pro"}),
-    )
-    .await;
+    let r = change(&app, &admin, &pro_id, "plan", json!({"plan": "pro"})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let key = "allocation.max_concurrent_per_user";
     for body in [
         json!({"value": 1, "scope": "tenant"}),
         json!({"value": 2, "scope": "plan", "scope_id": "pro"}),
     ] {
-        let r = app.set_param(&admin, key, body).await.unwrap();
-        assert_eq!(r.status, 200, "{}", r.body);
+        app.set_param_ok(&admin, key, body).await.unwrap();
     }
     let offers = app
         .get(
@@ -330,15 +310,13 @@ async fn a_plan_scoped_limit_sits_between_the_user_override_and_the_tenant_value
         third.body
     );
     // A user override wins over the plan.
-    let r = app
-        .set_param(
-            &admin,
-            key,
-            json!({"value": 3, "scope": "user", "scope_id": pro_id}),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
+    app.set_param_ok(
+        &admin,
+        key,
+        json!({"value": 3, "scope": "user", "scope_id": pro_id}),
+    )
+    .await
+    .unwrap();
     assert_eq!(deploy(pro.clone(), ids[2].clone()).await.status, 201);
     // The admin view resolves the same way for that user.
     let v = app
