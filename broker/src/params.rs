@@ -212,6 +212,8 @@ static DEFS: &[Def] = &[
         description: "How long the MFA step of a sign-in may take after the password step, seconds." },
     Def { key: MAIL_TRANSPORT, kind: Kind::Choice { allowed: &["outbox", "ses"] }, default: "\"outbox\"", scopes: SYSTEM_SCOPES,
         description: "How the POD's mail leaves: outbox (kept in the sandbox mailbox only) or ses (Amazon SES, configured at boot)." },
+    Def { key: "payments.price_cache_seconds", kind: Kind::Int { min: 0, max: 86_400 }, default: "3600", scopes: &[ScopeKind::Global],
+        description: "How long plan prices read from Stripe (by lookup key `gpubroker_<plan>_<interval>`) are reused before Stripe is asked again, seconds." },
 ];
 
 /// Every parameter the product knows.
