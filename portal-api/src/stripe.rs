@@ -222,9 +222,9 @@ impl Gateway for StripeGateway {
         })
     }
 
-    /// Prices by lookup key; keys the Prices API does not know (or an account without it:
-    /// localstripe answers 404) are looked for among active Plans whose metadata
-    /// `gpubroker_lookup_key` names them.
+    /// Prices by lookup key; keys the Prices API does not know (or all of them, when the
+    /// Prices API fails: localstripe has none) are looked for among active Plans whose
+    /// metadata `gpubroker_lookup_key` names them.
     #[instrument(skip_all)]
     async fn prices(&self, lookup_keys: &[String]) -> Result<Vec<GatewayPrice>, GatewayError> {
         let r = ListPrice::new()
@@ -245,8 +245,12 @@ impl Gateway for StripeGateway {
                     })
                 })
                 .collect(),
-            Err(GatewayError::Rejected(_)) => Vec::new(),
-            Err(e) => return Err(e),
+            // localstripe has no Prices API (its 404 is not even a Stripe error body). A
+            // Stripe outage fails the Plans call below too and is reported from there.
+            Err(e) => {
+                tracing::debug!(error = %e, "the Prices API failed; looking among Plans");
+                Vec::new()
+            }
         };
         if lookup_keys
             .iter()

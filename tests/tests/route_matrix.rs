@@ -68,6 +68,8 @@ const MATRIX: &[(&str, &str, Access)] = &[
         Authed,
     ),
     ("POST", "/api/v1/billing/setup-intents", Authed),
+    ("POST", "/api/v1/billing/subscription", Authed),
+    ("DELETE", "/api/v1/billing/subscription", Authed),
     ("GET", "/api/v1/billing/topups", Authed),
     ("POST", "/api/v1/billing/topups", Authed),
     ("GET", "/api/v1/deployments", Authed),
