@@ -687,3 +687,35 @@ async fn stripe_setup_intent_is_created_at_localstripe_for_the_users_customer() 
     assert_eq!(list.body["items"][0]["payment_method"], "pm_saved");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_credited_top_up_mails_one_typed_receipt_whatever_events_repeat_it() {
+    let app = sandbox_app().await;
+    let admin = app.admin_token().await.unwrap();
+    let me = app.register("receipt@e2e.test").await.unwrap();
+    let pi = topup(&app, &me, 1_500, "receipt-1").await;
+    let path = format!(
+        "/api/v1/billing/sandbox/intents/{}/confirm",
+        pi["id"].as_str().unwrap()
+    );
+    for _ in 0..3 {
+        let c = app.post(&path, Some(&me), json!({})).await.unwrap();
+        assert_eq!(c.status, 200, "{}", c.body);
+    }
+    let r = app
+        .get("/api/v1/admin/outbox?to=receipt@e2e.test", Some(&admin))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let receipts: Vec<&Value> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "receipt")
+        .collect();
+    assert_eq!(receipts.len(), 1, "{}", r.body);
+    let m = receipts[0].to_string();
+    assert!(m.contains("15.00 USD"), "{m}");
+    assert!(m.contains(pi["id"].as_str().unwrap()), "{m}");
+    app.stop().await;
+}

@@ -800,6 +800,29 @@ impl Payments {
                 if posted.replayed {
                     Ok(Decision::ignore("the intent was credited already").about(&intent))
                 } else {
+                    // The receipt, once per intent (whatever event carried the payment).
+                    let (email, tenant): (String, String) =
+                        sqlx::query_as("SELECT email, tenant_id FROM users WHERE id = $1")
+                            .bind(&intent.user_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    let balance = crate::ledger::balance_with(tx, &intent.user_id)
+                        .await
+                        .map_err(Error::from)?;
+                    crate::mail::send(
+                        tx,
+                        now,
+                        &tenant,
+                        &email,
+                        &crate::mail::Template::Receipt {
+                            amount_minor: intent.amount_minor,
+                            currency: intent.currency.to_ascii_uppercase(),
+                            reference: intent.id.clone(),
+                            balance_minor: balance.available_minor,
+                        },
+                        &format!("receipt:{}", intent.id),
+                    )
+                    .await?;
                     Ok(Decision {
                         status: EventStatus::Processed,
                         credited: Some(posted.transaction_id),
