@@ -42,6 +42,7 @@ const MATRIX: &[(&str, &str, Access)] = &[
     ("DELETE", "/api/v1/admin/params/{key}", Admin),
     ("GET", "/api/v1/admin/params/{key}/audit", Admin),
     ("GET", "/api/v1/admin/payments/events", Admin),
+    ("POST", "/api/v1/admin/users/{id}/mfa/reset", Admin),
     ("GET", "/api/v1/admin/sandbox/instances", Admin),
     ("GET", "/api/v1/admin/sandbox/providers/{id}/knobs", Admin),
     ("PUT", "/api/v1/admin/sandbox/providers/{id}/knobs", Admin),
