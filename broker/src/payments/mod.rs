@@ -22,6 +22,7 @@
 
 mod events;
 mod gateway;
+mod refunds;
 pub mod signature;
 mod subscriptions;
 
