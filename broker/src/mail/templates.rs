@@ -277,7 +277,7 @@ mod tests {
             assert!(kinds.insert(t.kind()), "kinds are distinct");
             assert!(r.html.starts_with("<!doctype html>"));
         }
-        assert_eq!(kinds.len(), 7);
+        assert_eq!(kinds.len(), 8);
     }
 
     #[test]
