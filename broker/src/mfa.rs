@@ -312,6 +312,57 @@ impl Accounts {
         Ok(())
     }
 
+    /// An administrator removes a user's second factor (lost device): the TOTP secret and
+    /// recovery codes go, `auth.mfa_reset` is audited with the admin and the reason, and the
+    /// user is mailed, all in one transaction. Refused when MFA is not active.
+    #[instrument(skip_all, fields(user = user_id))]
+    pub async fn mfa_reset(&self, admin: &User, user_id: &str, reason: &str) -> Result<()> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(Error::invalid("reason", "say why"));
+        }
+        let user = self.by_id(user_id).await?;
+        if !self.mfa_enabled(&user.id).await? {
+            return Err(Error::conflict(
+                ConflictKind::InvalidState,
+                "MFA is not active for this user",
+            ));
+        }
+        let now = self.clock.now_ms();
+        let mut tx = self.db.begin().await?;
+        sqlx::query("DELETE FROM user_totp WHERE user_id = $1")
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(&user.id)
+            .execute(&mut *tx)
+            .await?;
+        audit_auth(
+            &mut tx,
+            now,
+            Some(&user.tenant_id),
+            &admin.email,
+            "auth.mfa_reset",
+            &format!("user:{}", user.id),
+            Some(reason),
+        )
+        .await?;
+        crate::mail::send(
+            &mut tx,
+            now,
+            &user.tenant_id,
+            &user.email,
+            &crate::mail::Template::MfaReset {
+                reason: reason.to_string(),
+            },
+            &format!("mfa-reset:{}:{now}", user.id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Checks a second factor and consumes it: a TOTP code (its step is remembered) or a
     /// recovery code (marked used). Returns which kind matched.
     pub(crate) async fn check_second_factor(

@@ -238,6 +238,8 @@ static DEFS: &[Def] = &[
         description: "How long an open circuit breaker refuses calls before one probe (half-open), milliseconds. A change resets every breaker to closed." },
     Def { key: OWNED_HOURLY_COST, kind: Kind::CostTable, default: "\"\"", scopes: SYSTEM_SCOPES,
         description: "Hourly cost per GPU of owned (MAAS) machines, micro-USD, as `MODEL:micro_usd,...` with catalogue model names (e.g. `H100-SXM:2100000`): the amortized cost of ownership, ranked like any offer. A model without a cost (or 0) is not offered and is counted as unpriced on the provider." },
+    Def { key: "payments.price_cache_seconds", kind: Kind::Int { min: 0, max: 86_400 }, default: "3600", scopes: &[ScopeKind::Global],
+        description: "How long plan prices read from Stripe (by lookup key `gpubroker_<plan>_<interval>`) are reused before Stripe is asked again, seconds." },
 ];
 
 /// Every parameter the product knows.

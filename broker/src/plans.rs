@@ -231,78 +231,103 @@ impl Plans {
     ) -> Result<User> {
         let now = self.clock.now_ms();
         let mut tx = self.db.begin().await?;
-        // Lock the user's row first (the same lock deployments and the ledger take).
-        let n = sqlx::query("UPDATE users SET lock_version = lock_version + 1 WHERE id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(Error::NotFound { what: "user" });
-        }
-        let before = load(&mut tx, user_id).await?;
-        let (before_plan,): (String,) = sqlx::query_as("SELECT plan FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let before_plan = Plan::parse(&before_plan).unwrap_or_default();
-        let (admin, plan) = match target {
-            Target::Plan(p) => (before.role == Role::Admin, p),
-            Target::Role(Role::Admin) => (true, before_plan),
-            Target::Role(r) => (false, r.plan().unwrap_or_default()),
-        };
-        sqlx::query("UPDATE users SET role = $1, plan = $2 WHERE id = $3")
-            .bind(if admin { "admin" } else { "user" })
-            .bind(plan.as_str())
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        let after = load(&mut tx, user_id).await?;
-        let subject = format!("user:{user_id}");
-        let mut changes = Vec::new();
-        if plan != before_plan {
-            changes.push(("plan.change", before_plan.as_str(), plan.as_str()));
-        }
-        if after.role != before.role {
-            changes.push(("role.change", before.role.as_str(), after.role.as_str()));
-        }
-        for (action, from, to) in &changes {
-            audit::record(
-                &mut tx,
-                now,
-                AuditEntry {
-                    tenant_id: Some(&after.tenant_id),
-                    actor,
-                    action,
-                    subject: &subject,
-                    before: Some(from),
-                    after: Some(to),
-                    reason,
-                },
-            )
-            .await?;
-        }
-        if !changes.is_empty() {
-            events::append(
-                &mut tx,
-                now,
-                NewEvent {
-                    tenant_id: &after.tenant_id,
-                    topic: "user.role",
-                    subject_id: user_id,
-                    user_id: Some(user_id),
-                    payload: &json!({
-                        "user_id": user_id,
-                        "plan": {"from": before_plan, "to": plan},
-                        "role": {"from": before.role, "to": after.role},
-                    }),
-                },
-            )
-            .await?;
-        }
+        let after = change_with(&mut tx, now, actor, user_id, target, reason).await?;
         tx.commit().await?;
         Ok(after)
     }
+}
+
+/// [`Plans::set_plan`] on the caller's transaction (the payments webhook changes the plan in
+/// the transaction that records the subscription event). Same audit rows and event.
+pub async fn set_plan_with(
+    conn: &mut sqlx::AnyConnection,
+    now: i64,
+    actor: &str,
+    user_id: &str,
+    plan: Plan,
+    reason: Option<&str>,
+) -> Result<User> {
+    change_with(conn, now, actor, user_id, Target::Plan(plan), reason).await
+}
+
+async fn change_with(
+    tx: &mut sqlx::AnyConnection,
+    now: i64,
+    actor: &str,
+    user_id: &str,
+    target: Target,
+    reason: Option<&str>,
+) -> Result<User> {
+    // Lock the user's row first (the same lock deployments and the ledger take).
+    let n = sqlx::query("UPDATE users SET lock_version = lock_version + 1 WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(Error::NotFound { what: "user" });
+    }
+    let before = load(tx, user_id).await?;
+    let (before_plan,): (String,) = sqlx::query_as("SELECT plan FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let before_plan = Plan::parse(&before_plan).unwrap_or_default();
+    let (admin, plan) = match target {
+        Target::Plan(p) => (before.role == Role::Admin, p),
+        Target::Role(Role::Admin) => (true, before_plan),
+        Target::Role(r) => (false, r.plan().unwrap_or_default()),
+    };
+    sqlx::query("UPDATE users SET role = $1, plan = $2 WHERE id = $3")
+        .bind(if admin { "admin" } else { "user" })
+        .bind(plan.as_str())
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    let after = load(tx, user_id).await?;
+    let subject = format!("user:{user_id}");
+    let mut changes = Vec::new();
+    if plan != before_plan {
+        changes.push(("plan.change", before_plan.as_str(), plan.as_str()));
+    }
+    if after.role != before.role {
+        changes.push(("role.change", before.role.as_str(), after.role.as_str()));
+    }
+    for (action, from, to) in &changes {
+        audit::record(
+            tx,
+            now,
+            AuditEntry {
+                tenant_id: Some(&after.tenant_id),
+                actor,
+                action,
+                subject: &subject,
+                before: Some(from),
+                after: Some(to),
+                reason,
+            },
+        )
+        .await?;
+    }
+    if !changes.is_empty() {
+        events::append(
+            tx,
+            now,
+            NewEvent {
+                tenant_id: &after.tenant_id,
+                topic: "user.role",
+                subject_id: user_id,
+                user_id: Some(user_id),
+                payload: &json!({
+                    "user_id": user_id,
+                    "plan": {"from": before_plan, "to": plan},
+                    "role": {"from": before.role, "to": after.role},
+                }),
+            },
+        )
+        .await?;
+    }
+    Ok(after)
 }
 
 enum Target {

@@ -538,19 +538,48 @@ impl Broker {
         Ok((report, released))
     }
 
-    /// Refunds unused prepaid credit (within `allocation.refund_window_days`): the ledger
-    /// posting (cash → refunds), idempotent on `idempotency_key`.
-    ///
-    /// Payment gateway hook: in LIVE mode the money goes back through the gateway's refund of
-    /// the newest top-ups' payments, called here after the posting commits with the same
-    /// idempotency key (the payments work). In SANDBOX the ledger posting is the whole refund
-    /// (play money).
+    /// Refunds unused prepaid credit (within `allocation.refund_window_days`), idempotent on
+    /// `idempotency_key`: first the money goes back through the gateway (Stripe Refunds, or
+    /// the sandbox gateway's, against the newest paid top-ups), then — only once every
+    /// gateway refund was accepted — the ledger posting (cash → refunds). Credit that no
+    /// gateway payment backs (play money, ledger-only credits) is refunded in the ledger
+    /// alone in SANDBOX and refused in LIVE.
     pub async fn refund(
         &self,
         user: &User,
         amount_minor: i64,
         idempotency_key: &str,
     ) -> Result<crate::ledger::Posted> {
+        if amount_minor <= 0 {
+            return Err(Error::invalid("amount_minor", "a refund must be positive"));
+        }
+        let (already, possible) = self
+            .payments
+            .refundable_through_gateway(user, amount_minor, idempotency_key)
+            .await?;
+        if already == 0 {
+            // A new request (a replay skips this: its ledger posting is returned as is).
+            let refundable = self.ledger.refundable(&user.id).await?;
+            if amount_minor > refundable {
+                return Err(crate::ledger::Error::NotRefundable {
+                    refundable_minor: refundable,
+                }
+                .into());
+            }
+            let live = crate::tenants::mode(&self.params, &user.tenant_id).await?
+                == crate::tenants::Mode::Live;
+            if live && possible < amount_minor {
+                return Err(Error::invalid(
+                    "amount_minor",
+                    format!(
+                        "only {possible} cents of it were paid through the payment gateway within the refund window"
+                    ),
+                ));
+            }
+        }
+        self.payments
+            .refund_topups(user, amount_minor, idempotency_key)
+            .await?;
         Ok(self
             .ledger
             .refund_unused(&user.id, amount_minor, idempotency_key)

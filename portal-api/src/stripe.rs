@@ -15,14 +15,17 @@ use anyhow::bail;
 use async_trait::async_trait;
 use broker::payments::{
     Gateway, GatewayError, GatewayKind, GatewayPrice, IntentRef, NewCustomer, NewPaymentIntent,
-    NewSetupIntent, NewSubscription, PaymentsConfig, SubscriptionRef, USER_METADATA,
+    NewRefund, NewSetupIntent, NewSubscription, PaymentsConfig, PriceSource, RefundRef,
+    SubscriptionRef, INTERVAL_METADATA, LOOKUP_METADATA, PLAN_METADATA, USER_METADATA,
 };
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_billing::plan::ListPlan;
 use stripe_billing::subscription::{
     CancelSubscription, CreateSubscription, CreateSubscriptionItems,
 };
 use stripe_core::customer::CreateCustomer;
 use stripe_core::payment_intent::CreatePaymentIntent;
+use stripe_core::refund::CreateRefund;
 use stripe_core::setup_intent::CreateSetupIntent;
 use stripe_product::price::ListPrice;
 use tracing::instrument;
@@ -49,6 +52,20 @@ struct PriceObj {
 #[derive(Debug, miniserde::Deserialize)]
 struct PriceList {
     data: Vec<PriceObj>,
+}
+
+/// A Stripe Plan (the older face of a recurring price).
+#[derive(Debug, miniserde::Deserialize)]
+struct PlanObj {
+    id: String,
+    amount: Option<i64>,
+    currency: String,
+    metadata: Option<std::collections::BTreeMap<String, String>>,
+}
+
+#[derive(Debug, miniserde::Deserialize)]
+struct PlanList {
+    data: Vec<PlanObj>,
 }
 
 /// The Stripe gateway.
@@ -169,17 +186,23 @@ impl Gateway for StripeGateway {
         intent_ref(self.send(&r, Some(req.idempotency_key)).await?)
     }
 
-    #[instrument(skip_all, fields(user = req.user_id, price = req.price_id))]
+    #[instrument(skip_all, fields(user = req.user_id, price = %req.price.price_id))]
     async fn create_subscription(
         &self,
         req: &NewSubscription<'_>,
     ) -> Result<SubscriptionRef, GatewayError> {
         let mut item = CreateSubscriptionItems::new();
-        item.price = Some(req.price_id.to_string());
+        match req.price.source {
+            PriceSource::Price => item.price = Some(req.price.price_id.clone()),
+            PriceSource::Plan => item.plan = Some(req.price.price_id.clone()),
+        }
+        let mut meta = metadata(req.user_id);
+        meta.insert(PLAN_METADATA.into(), req.plan.into());
+        meta.insert(INTERVAL_METADATA.into(), req.interval.into());
         let r = CreateSubscription::new()
             .customer(req.customer_id)
             .items(vec![item])
-            .metadata(metadata(req.user_id));
+            .metadata(meta);
         let o: Obj = self.send(&r, Some(req.idempotency_key)).await?;
         Ok(SubscriptionRef {
             status: o.status.unwrap_or_else(|| "incomplete".into()),
@@ -199,25 +222,73 @@ impl Gateway for StripeGateway {
         })
     }
 
+    /// Prices by lookup key; keys the Prices API does not know (or all of them, when the
+    /// Prices API fails: localstripe has none) are looked for among active Plans whose
+    /// metadata `gpubroker_lookup_key` names them.
     #[instrument(skip_all)]
     async fn prices(&self, lookup_keys: &[String]) -> Result<Vec<GatewayPrice>, GatewayError> {
         let r = ListPrice::new()
             .active(true)
             .lookup_keys(lookup_keys.to_vec())
             .limit(100);
-        let list: PriceList = self.send(&r, None).await?;
-        Ok(list
-            .data
-            .into_iter()
-            .filter_map(|p| {
-                Some(GatewayPrice {
-                    lookup_key: p.lookup_key?,
-                    amount_minor: p.unit_amount?,
+        let mut out: Vec<GatewayPrice> = match self.send::<_, PriceList>(&r, None).await {
+            Ok(list) => list
+                .data
+                .into_iter()
+                .filter_map(|p| {
+                    Some(GatewayPrice {
+                        lookup_key: p.lookup_key?,
+                        amount_minor: p.unit_amount?,
+                        price_id: p.id,
+                        currency: p.currency,
+                        source: PriceSource::Price,
+                    })
+                })
+                .collect(),
+            // localstripe has no Prices API (its 404 is not even a Stripe error body). A
+            // Stripe outage fails the Plans call below too and is reported from there.
+            Err(e) => {
+                tracing::debug!(error = %e, "the Prices API failed; looking among Plans");
+                Vec::new()
+            }
+        };
+        if lookup_keys
+            .iter()
+            .all(|k| out.iter().any(|p| &p.lookup_key == k))
+        {
+            return Ok(out);
+        }
+        let plans: PlanList = self
+            .send(&ListPlan::new().active(true).limit(100), None)
+            .await?;
+        for p in plans.data {
+            let Some(key) = p.metadata.as_ref().and_then(|m| m.get(LOOKUP_METADATA)) else {
+                continue;
+            };
+            if lookup_keys.contains(key) && !out.iter().any(|x| &x.lookup_key == key) {
+                out.push(GatewayPrice {
+                    lookup_key: key.clone(),
+                    amount_minor: p.amount.unwrap_or(0),
                     price_id: p.id,
                     currency: p.currency,
-                })
-            })
-            .collect())
+                    source: PriceSource::Plan,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    #[instrument(skip_all, fields(user = req.user_id, intent = req.payment_intent_id, amount = req.amount_minor))]
+    async fn refund(&self, req: &NewRefund<'_>) -> Result<RefundRef, GatewayError> {
+        let r = CreateRefund::new()
+            .payment_intent(req.payment_intent_id)
+            .amount(req.amount_minor)
+            .metadata(metadata(req.user_id));
+        let o: Obj = self.send(&r, Some(req.idempotency_key)).await?;
+        Ok(RefundRef {
+            status: o.status.unwrap_or_else(|| "pending".into()),
+            id: o.id,
+        })
     }
 }
 

@@ -364,3 +364,85 @@ async fn a_sandbox_pod_with_required_verification_keeps_the_play_money_but_refus
     assert!(!quick.is_empty());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_admin_resets_a_users_mfa_audited_and_mailed_and_the_password_alone_signs_in_again() {
+    let app = spawn_app().await.unwrap();
+    let admin = app.admin_token().await.unwrap();
+    let email = "lostphone@e2e.test";
+    let me = app.register(email).await.unwrap();
+    let id = app.get("/api/v1/me", Some(&me)).await.unwrap().body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let e = app
+        .post("/api/v1/me/mfa/totp", Some(&me), json!({}))
+        .await
+        .unwrap();
+    assert_eq!(e.status, 201, "{}", e.body);
+    let code = broker::mfa::code_for_b32(e.body["secret"].as_str().unwrap(), unix_now()).unwrap();
+    let r = app
+        .post(
+            "/api/v1/me/mfa/totp/activate",
+            Some(&me),
+            json!({"code": code}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        login(&app, email, "a-good-password").await.body["mfa_required"],
+        true
+    );
+
+    let path = format!("/api/v1/admin/users/{id}/mfa/reset");
+    // Only admins; a reason is required; unknown users are 404.
+    let r = app
+        .post(&path, Some(&me), json!({"reason": "me"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = app
+        .post(&path, Some(&admin), json!({"reason": " "}))
+        .await
+        .unwrap();
+    assert_eq!((r.status, r.body["field"].as_str()), (400, Some("reason")));
+    let r = app
+        .post(
+            "/api/v1/admin/users/nobody/mfa/reset",
+            Some(&admin),
+            json!({"reason": "x"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 404, "{}", r.body);
+
+    let r = app
+        .post(
+            &path,
+            Some(&admin),
+            json!({"reason": "lost phone, ticket 42"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["mfa_enabled"], false);
+    let r = login(&app, email, "a-good-password").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body["access_token"].as_str().is_some(), "{}", r.body);
+    assert!(audit_actions(&app, &admin, &format!("user:{id}"))
+        .await
+        .contains(&"auth.mfa_reset".to_string()));
+    let mail = newest_mail(&app, &admin, email, "mfa_reset").await;
+    assert!(mail["body_text"]
+        .as_str()
+        .unwrap()
+        .contains("lost phone, ticket 42"));
+    // Nothing left to reset.
+    let r = app
+        .post(&path, Some(&admin), json!({"reason": "again"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 409, "{}", r.body);
+    app.stop().await;
+}

@@ -683,3 +683,163 @@ async fn stripe_setup_intent_is_created_at_localstripe_for_the_users_customer() 
     assert_eq!(list.body["items"][0]["payment_method"], "pm_saved");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_credited_top_up_mails_one_typed_receipt_whatever_events_repeat_it() {
+    let app = sandbox_app().await;
+    let admin = app.admin_token().await.unwrap();
+    let me = app.register("receipt@e2e.test").await.unwrap();
+    let pi = topup(&app, &me, 1_500, "receipt-1").await;
+    let path = format!(
+        "/api/v1/billing/sandbox/intents/{}/confirm",
+        pi["id"].as_str().unwrap()
+    );
+    for _ in 0..3 {
+        let c = app.post(&path, Some(&me), json!({})).await.unwrap();
+        assert_eq!(c.status, 200, "{}", c.body);
+    }
+    let r = app
+        .get("/api/v1/admin/outbox?to=receipt@e2e.test", Some(&admin))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let receipts: Vec<&Value> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "receipt")
+        .collect();
+    assert_eq!(receipts.len(), 1, "{}", r.body);
+    let m = receipts[0].to_string();
+    assert!(m.contains("15.00 USD"), "{m}");
+    assert!(m.contains(pi["id"].as_str().unwrap()), "{m}");
+    app.stop().await;
+}
+
+async fn refund(app: &App, token: &str, amount: i64, key: &str) -> (u16, Value) {
+    let r = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/billing/refunds",
+            Some(token),
+            Some(json!({"amount_minor": amount})),
+            &[("Idempotency-Key", key)],
+        )
+        .await
+        .unwrap();
+    (r.status, r.body)
+}
+
+#[tokio::test]
+async fn a_refund_goes_back_through_stripe_once_per_key_and_only_then_reaches_the_ledger() {
+    let ls = LocalStripe::start().await.unwrap();
+    let app = stripe_app(&ls).await;
+    let me = app.register("refund@e2e.test").await.unwrap();
+    let pi = topup(&app, &me, 2_000, "refund-topup").await;
+    let id = pi["id"].as_str().unwrap().to_string();
+    let pm = ls
+        .post(
+            "/v1/payment_methods",
+            &[
+                ("type", "card"),
+                ("card[number]", "4242424242424242"),
+                ("card[exp_month]", "12"),
+                ("card[exp_year]", "2034"),
+                ("card[cvc]", "123"),
+            ],
+        )
+        .await
+        .unwrap();
+    ls.post(
+        &format!("/v1/payment_intents/{id}"),
+        &[("payment_method", pm["id"].as_str().unwrap())],
+    )
+    .await
+    .unwrap();
+    ls.post(&format!("/v1/payment_intents/{id}/confirm"), &[])
+        .await
+        .unwrap();
+    // The signed success event (as Stripe would deliver it) credits the top-up.
+    let body = event(
+        "evt_refund_paid",
+        "payment_intent.succeeded",
+        ls.get(&format!("/v1/payment_intents/{id}")).await.unwrap(),
+    );
+    let (status, out) = signed(&app, &body).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(available(&app, &me).await, STARTER + 2_000);
+
+    let (status, posted) = refund(&app, &me, 800, "refund-1").await;
+    assert_eq!(status, 201, "{posted}");
+    let refunds = ls
+        .get(&format!("/v1/refunds?payment_intent={id}"))
+        .await
+        .unwrap();
+    let list = refunds["data"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{refunds}");
+    assert_eq!(list[0]["amount"], 800);
+    assert_eq!(list[0]["status"], "succeeded");
+    assert_eq!(available(&app, &me).await, STARTER + 1_200);
+
+    // The same key again: the same posting, no second refund at Stripe.
+    let (status, again) = refund(&app, &me, 800, "refund-1").await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["transaction_id"], posted["transaction_id"]);
+    let refunds = ls
+        .get(&format!("/v1/refunds?payment_intent={id}"))
+        .await
+        .unwrap();
+    assert_eq!(refunds["data"].as_array().unwrap().len(), 1);
+    assert_eq!(available(&app, &me).await, STARTER + 1_200);
+
+    // More than the intent has left: Stripe refunds what it paid (never beyond), the rest is
+    // the SANDBOX starter credit, refunded in the ledger alone (LIVE would refuse it).
+    let (status, body) = refund(&app, &me, 1_300, "refund-2").await;
+    assert_eq!(status, 201, "{body}");
+    let refunds = ls
+        .get(&format!("/v1/refunds?payment_intent={id}"))
+        .await
+        .unwrap();
+    let mut amounts: Vec<i64> = refunds["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["amount"].as_i64().unwrap())
+        .collect();
+    amounts.sort();
+    assert_eq!(amounts, [800, 1_200]);
+    assert_eq!(available(&app, &me).await, STARTER - 100);
+    // Beyond the refundable credit: refused before anything moves.
+    let (status, body) = refund(&app, &me, STARTER, "refund-3").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        ls.get(&format!("/v1/refunds?payment_intent={id}"))
+            .await
+            .unwrap()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_sandbox_refund_goes_through_the_sandbox_gateway_against_the_paid_top_up() {
+    let app = sandbox_app().await;
+    let me = app.register("sbxrefund@e2e.test").await.unwrap();
+    let pi = topup(&app, &me, 2_500, "sbx-refund").await;
+    let path = format!(
+        "/api/v1/billing/sandbox/intents/{}/confirm",
+        pi["id"].as_str().unwrap()
+    );
+    let c = app.post(&path, Some(&me), json!({})).await.unwrap();
+    assert_eq!(c.status, 200, "{}", c.body);
+    let (status, body) = refund(&app, &me, 1_000, "sbx-r1").await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(available(&app, &me).await, STARTER + 1_500);
+    let (status, _) = refund(&app, &me, 1_000, "sbx-r1").await;
+    assert_eq!(status, 200);
+    assert_eq!(available(&app, &me).await, STARTER + 1_500);
+    app.stop().await;
+}

@@ -95,7 +95,7 @@ pub(super) async fn sum(
     Ok(v)
 }
 
-pub(super) async fn balance_with(conn: &mut AnyConnection, user_id: &str) -> Result<Balance> {
+pub(crate) async fn balance_with(conn: &mut AnyConnection, user_id: &str) -> Result<Balance> {
     Ok(Balance {
         available_minor: sum(conn, &cash_account(user_id), None).await?,
         held_minor: sum(conn, &holds_account(user_id), None).await?,

@@ -49,7 +49,8 @@ use serde::Serialize;
 use crate::params::Params;
 use crate::{Clock, Db};
 
-use book::{balance_with, sum};
+pub(crate) use book::balance_with;
+use book::sum;
 
 pub use billing::{BillingState, Cause, Effect, Thresholds};
 pub use metering::{accrue, Remainder};

@@ -11,7 +11,7 @@ use super::{
     LOW_BALANCE, WINDOW,
 };
 use crate::events::{self, NewEvent};
-use crate::mail::{self, Mail};
+use crate::mail::{self, Mail, Template};
 use crate::params::Ctx;
 
 impl Ledger {
@@ -135,6 +135,33 @@ impl Ledger {
                 .bind(user_id)
                 .fetch_one(&mut *conn)
                 .await?;
+            // Low balance and depletion have typed templates (text + HTML); the other
+            // notices keep their plain text.
+            let template = match effect {
+                Effect::NotifyLowBalance => {
+                    let threshold = self.params.get_with(conn, super::LOW_BALANCE, ctx).await?;
+                    Some(Template::LowBalance {
+                        balance_minor: credit,
+                        threshold_minor: threshold.as_i64().unwrap_or(0),
+                        currency: super::CURRENCY.into(),
+                        runway_seconds: (burn > 0)
+                            .then(|| credit.max(0).saturating_mul(3600) / burn),
+                        billing_url: "/billing".into(),
+                    })
+                }
+                Effect::NotifyDepleted => Some(Template::BalanceDepleted {
+                    currency: super::CURRENCY.into(),
+                    billing_url: "/billing".into(),
+                }),
+                _ => None,
+            };
+            let (subject, text, html) = match template {
+                Some(t) => {
+                    let r = t.render();
+                    (r.subject, r.text, r.html)
+                }
+                None => (n.subject, n.text, n.html),
+            };
             mail::enqueue(
                 conn,
                 now,
@@ -142,9 +169,9 @@ impl Ledger {
                     tenant_id,
                     to: &email,
                     kind: n.kind,
-                    subject: n.subject,
-                    text: n.text,
-                    html: n.html,
+                    subject,
+                    text,
+                    html,
                     dedupe_key: format!("billing:{user_id}:{}:{transition}", n.kind),
                 },
             )

@@ -51,6 +51,8 @@ pub enum Template {
         period: String,
         url: String,
     },
+    /// An administrator removed the account's second factor.
+    MfaReset { reason: String },
 }
 
 /// A rendered mail.
@@ -109,6 +111,7 @@ impl Template {
             Template::BalanceDepleted { .. } => "balance_depleted",
             Template::Receipt { .. } => "receipt",
             Template::Invoice { .. } => "invoice",
+            Template::MfaReset { .. } => "mfa_reset",
         }
     }
 
@@ -191,6 +194,16 @@ impl Template {
                     esc(number), esc(period), format_minor(*amount_minor, currency), esc(url)
                 ),
             ),
+            Template::MfaReset { reason } => (
+                "Two-factor sign-in was reset on your account".to_string(),
+                format!(
+                    "An administrator removed the two-factor authentication of your account ({reason}).\n\nYou now sign in with your password alone; enrol a new device in your account settings.\nIf you did not ask for this, contact support at once."
+                ),
+                format!(
+                    "<p>An administrator removed the two-factor authentication of your account ({}).</p><p>You now sign in with your password alone; enrol a new device in your account settings.</p><p>If you did not ask for this, contact support at once.</p>",
+                    esc(reason)
+                ),
+            ),
         };
         Rendered {
             subject,
@@ -249,6 +262,9 @@ mod tests {
                 period: "2026-10".into(),
                 url: "https://x/inv".into(),
             },
+            Template::MfaReset {
+                reason: "lost <phone>".into(),
+            },
         ]
     }
 
@@ -261,7 +277,7 @@ mod tests {
             assert!(kinds.insert(t.kind()), "kinds are distinct");
             assert!(r.html.starts_with("<!doctype html>"));
         }
-        assert_eq!(kinds.len(), 7);
+        assert_eq!(kinds.len(), 8);
     }
 
     #[test]

@@ -11,6 +11,9 @@ pub struct WireEvent {
     pub id: String,
     #[serde(rename = "type")]
     pub kind: String,
+    /// When Stripe created the event, unix seconds (orders a subscription's events).
+    #[serde(default)]
+    pub created: i64,
     #[serde(default)]
     pub data: WireData,
 }
@@ -51,11 +54,9 @@ pub enum Effect {
         message: String,
     },
     /// A subscription was created, changed or ended.
-    Subscription {
-        subscription_id: String,
-        status: String,
-        current_period_end: Option<i64>,
-    },
+    Subscription(SubscriptionFacts),
+    /// An invoice (of a subscription) was paid or its payment failed.
+    Invoice(InvoiceFacts),
     /// Nothing to do (the reason is kept with the event).
     Ignore(&'static str),
     /// The event is of a known type but its object lacks what we need.
@@ -80,6 +81,88 @@ fn failure(obj: &Value) -> (Option<String>, String) {
             s(obj, "failure_message").unwrap_or_else(|| "the payment failed".into()),
         ),
     }
+}
+
+/// What a subscription event says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionFacts {
+    pub subscription_id: String,
+    /// Stripe's status word (`active`, `past_due`, `canceled`, …).
+    pub status: String,
+    pub current_period_end: Option<i64>,
+    pub customer_id: Option<String>,
+    /// From the metadata we wrote at creation (absent: not a subscription of ours).
+    pub user_id: Option<String>,
+    pub plan: Option<String>,
+    pub interval: Option<String>,
+    /// The first item's price (or plan) id and amount.
+    pub price_id: Option<String>,
+    pub amount_minor: Option<i64>,
+}
+
+/// What an invoice event says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceFacts {
+    pub invoice_id: String,
+    pub subscription_id: Option<String>,
+    pub outcome: InvoiceOutcome,
+    pub number: Option<String>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub period_start: Option<i64>,
+    pub period_end: Option<i64>,
+    pub url: Option<String>,
+}
+
+/// Paid, or a failed attempt (Stripe retries it per the account's retry schedule).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvoiceOutcome {
+    Paid,
+    PaymentFailed { message: String },
+}
+
+fn i(v: &Value, ptr: &str) -> Option<i64> {
+    v.pointer(ptr).and_then(Value::as_i64)
+}
+
+fn p(v: &Value, ptr: &str) -> Option<String> {
+    v.pointer(ptr).and_then(Value::as_str).map(str::to_string)
+}
+
+fn subscription_facts(obj: &Value) -> Option<SubscriptionFacts> {
+    let item = obj.pointer("/items/data/0").cloned().unwrap_or(Value::Null);
+    Some(SubscriptionFacts {
+        subscription_id: s(obj, "id")?,
+        status: s(obj, "status")?,
+        current_period_end: i(obj, "/current_period_end")
+            .or_else(|| i(&item, "/current_period_end")),
+        customer_id: s(obj, "customer"),
+        user_id: p(obj, &format!("/metadata/{}", super::USER_METADATA)),
+        plan: p(obj, &format!("/metadata/{}", super::PLAN_METADATA)),
+        interval: p(obj, &format!("/metadata/{}", super::INTERVAL_METADATA)),
+        price_id: p(&item, "/price/id").or_else(|| p(&item, "/plan/id")),
+        amount_minor: i(&item, "/price/unit_amount").or_else(|| i(&item, "/plan/amount")),
+    })
+}
+
+fn invoice_facts(obj: &Value, outcome: InvoiceOutcome) -> Option<InvoiceFacts> {
+    let paid = matches!(outcome, InvoiceOutcome::Paid);
+    Some(InvoiceFacts {
+        invoice_id: s(obj, "id")?,
+        subscription_id: s(obj, "subscription")
+            .or_else(|| p(obj, "/parent/subscription_details/subscription")),
+        number: s(obj, "number"),
+        amount_minor: if paid {
+            i(obj, "/amount_paid").or_else(|| i(obj, "/total"))?
+        } else {
+            i(obj, "/amount_due").or_else(|| i(obj, "/total"))?
+        },
+        currency: s(obj, "currency")?,
+        period_start: i(obj, "/lines/data/0/period/start").or_else(|| i(obj, "/period_start")),
+        period_end: i(obj, "/lines/data/0/period/end").or_else(|| i(obj, "/period_end")),
+        url: s(obj, "hosted_invoice_url"),
+        outcome,
+    })
 }
 
 /// What `event` asks of us.
@@ -172,20 +255,25 @@ pub fn classify(event: &WireEvent) -> Effect {
             | "customer.subscription.updated"
             | "customer.subscription.deleted",
             "subscription",
-        ) => match (s(obj, "id"), s(obj, "status")) {
-            (Some(subscription_id), Some(status)) => Effect::Subscription {
-                subscription_id,
-                status,
-                current_period_end: obj
-                    .get("current_period_end")
-                    .and_then(Value::as_i64)
-                    .or_else(|| {
-                        obj.pointer("/items/data/0/current_period_end")
-                            .and_then(Value::as_i64)
-                    }),
-            },
-            _ => Effect::Malformed("a subscription without id or status"),
+        ) => match subscription_facts(obj) {
+            Some(f) => Effect::Subscription(f),
+            None => Effect::Malformed("a subscription without id or status"),
         },
+        ("invoice.paid" | "invoice.payment_succeeded", "invoice") => {
+            match invoice_facts(obj, InvoiceOutcome::Paid) {
+                Some(f) => Effect::Invoice(f),
+                None => Effect::Malformed("an invoice without id, amount or currency"),
+            }
+        }
+        ("invoice.payment_failed", "invoice") => {
+            let message = p(obj, "/last_finalization_error/message")
+                .or_else(|| p(obj, "/charge/failure_message"))
+                .unwrap_or_else(|| "the payment of your subscription's invoice failed".into());
+            match invoice_facts(obj, InvoiceOutcome::PaymentFailed { message }) {
+                Some(f) => Effect::Invoice(f),
+                None => Effect::Malformed("an invoice without id, amount or currency"),
+            }
+        }
         (
             "payment_intent.created"
             | "payment_intent.processing"

@@ -75,8 +75,41 @@ pub struct NewSetupIntent<'a> {
 pub struct NewSubscription<'a> {
     pub customer_id: &'a str,
     pub user_id: &'a str,
-    pub price_id: &'a str,
+    /// The price (or plan: see [`PriceSource`]) to subscribe to.
+    pub price: &'a GatewayPrice,
+    /// Written to the subscription's metadata (`gpubroker_plan`, `gpubroker_interval`), so
+    /// every event about it says whose plan it is without a lookup.
+    pub plan: &'a str,
+    pub interval: &'a str,
     pub idempotency_key: &'a str,
+}
+
+/// A refund to make against a paid PaymentIntent.
+#[derive(Debug, Clone)]
+pub struct NewRefund<'a> {
+    pub payment_intent_id: &'a str,
+    pub user_id: &'a str,
+    pub amount_minor: i64,
+    pub idempotency_key: &'a str,
+}
+
+/// A refund as the gateway reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundRef {
+    pub id: String,
+    /// The gateway's status word (`succeeded`, `pending`, `failed`, `canceled`,
+    /// `requires_action`).
+    pub status: String,
+}
+
+/// Which Stripe API a recurring price was found in. Stripe accepts a Plan id wherever a
+/// Price id is expected; a plan found in the (older) Plans API is subscribed to as
+/// `items[][plan]`, which is also all localstripe understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceSource {
+    Price,
+    Plan,
 }
 
 /// A created intent: what the browser needs to confirm it.
@@ -103,6 +136,7 @@ pub struct GatewayPrice {
     pub lookup_key: String,
     pub amount_minor: i64,
     pub currency: String,
+    pub source: PriceSource,
 }
 
 /// What gpubroker asks of a card processor.
@@ -125,6 +159,9 @@ pub trait Gateway: Send + Sync + std::fmt::Debug {
     async fn cancel_subscription(&self, id: &str) -> Result<SubscriptionRef, GatewayError>;
     /// The active recurring prices whose lookup key is one of `lookup_keys`.
     async fn prices(&self, lookup_keys: &[String]) -> Result<Vec<GatewayPrice>, GatewayError>;
+    /// Refunds (part of) a paid PaymentIntent. The idempotency key makes a retry return the
+    /// same refund.
+    async fn refund(&self, req: &NewRefund<'_>) -> Result<RefundRef, GatewayError>;
 }
 
 /// The embedded gateway of SANDBOX mode: it mints Stripe-shaped ids and client secrets and
@@ -197,5 +234,19 @@ impl Gateway for SandboxGateway {
     async fn prices(&self, _lookup_keys: &[String]) -> Result<Vec<GatewayPrice>, GatewayError> {
         // Sandbox prices come from the parameter store, not from a gateway.
         Ok(Vec::new())
+    }
+
+    async fn refund(&self, req: &NewRefund<'_>) -> Result<RefundRef, GatewayError> {
+        if !req.payment_intent_id.starts_with("pi_sbx_") {
+            return Err(GatewayError::Rejected(format!(
+                "{} is not a sandbox payment",
+                req.payment_intent_id
+            )));
+        }
+        // Play money: the refund succeeds at once (the refunds table is the record).
+        Ok(RefundRef {
+            id: sandbox_id("re"),
+            status: "succeeded".into(),
+        })
     }
 }

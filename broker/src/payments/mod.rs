@@ -22,7 +22,9 @@
 
 mod events;
 mod gateway;
+mod refunds;
 pub mod signature;
+mod subscriptions;
 
 use std::sync::Arc;
 
@@ -38,10 +40,18 @@ use crate::params::{Ctx, Params};
 use crate::tenants::{self, Mode, DEFAULT_TENANT};
 use crate::{Clock, ConflictKind, Db, Error, Result};
 
-pub use events::{classify, Effect, IntentEvent, IntentStatus, WireEvent};
+pub use events::{
+    classify, Effect, IntentEvent, IntentStatus, InvoiceFacts, InvoiceOutcome, SubscriptionFacts,
+    WireEvent,
+};
 pub use gateway::{
     Gateway, GatewayError, GatewayKind, GatewayPrice, IntentRef, NewCustomer, NewPaymentIntent,
-    NewSetupIntent, NewSubscription, SandboxGateway, SubscriptionRef,
+    NewRefund, NewSetupIntent, NewSubscription, PriceSource, RefundRef, SandboxGateway,
+    SubscriptionRef,
+};
+pub use subscriptions::{
+    plan_for, supersedes, Interval, Subscription, SubscriptionFailure, SubscriptionStatus,
+    PRICE_CACHE_TTL,
 };
 
 /// Parameter: how far a webhook signature's timestamp may be from now, seconds.
@@ -49,6 +59,12 @@ pub const WEBHOOK_TOLERANCE: &str = "payments.webhook_tolerance_seconds";
 
 /// Metadata key naming the user on every object we create at the gateway.
 pub const USER_METADATA: &str = "gpubroker_user_id";
+/// Metadata keys naming the plan and interval on the subscriptions we create.
+pub const PLAN_METADATA: &str = "gpubroker_plan";
+pub const INTERVAL_METADATA: &str = "gpubroker_interval";
+/// Metadata key of a Stripe Plan standing for a lookup key (accounts, and localstripe,
+/// without the Prices API).
+pub const LOOKUP_METADATA: &str = "gpubroker_lookup_key";
 
 /// Test cards the sandbox understands (the same numbers Stripe's test mode uses).
 pub const SANDBOX_CARD_OK: &str = "4242424242424242";
@@ -224,6 +240,8 @@ pub struct Payments {
     stripe: Option<Arc<dyn Gateway>>,
     sandbox: Arc<dyn Gateway>,
     secret: Arc<str>,
+    /// Stripe prices by lookup key, with when they were fetched (ms).
+    prices: Arc<std::sync::Mutex<std::collections::HashMap<String, (GatewayPrice, i64)>>>,
 }
 
 impl std::fmt::Debug for Payments {
@@ -310,6 +328,7 @@ impl Payments {
             stripe: cfg.stripe,
             sandbox: Arc::new(SandboxGateway),
             secret: Arc::from(secret),
+            prices: Arc::default(),
         })
     }
 
@@ -629,7 +648,12 @@ impl Payments {
             .object
             .pointer(&format!("/metadata/{USER_METADATA}"))
             .is_some();
-        let d = self.apply(&mut tx, now, &effect, ours).await?;
+        let event_at = if event.created > 0 {
+            event.created
+        } else {
+            now.div_euclid(1000)
+        };
+        let d = self.apply(&mut tx, now, event_at, &effect, ours).await?;
         sqlx::query(
             "UPDATE payment_events SET status = $2, reason = $3, flagged = $4, intent_id = $5, user_id = $6 \
              WHERE id = $1",
@@ -700,6 +724,7 @@ impl Payments {
         &self,
         tx: &mut AnyConnection,
         now: i64,
+        event_at: i64,
         effect: &Effect,
         ours: bool,
     ) -> Result<Decision> {
@@ -776,6 +801,29 @@ impl Payments {
                 if posted.replayed {
                     Ok(Decision::ignore("the intent was credited already").about(&intent))
                 } else {
+                    // The receipt, once per intent (whatever event carried the payment).
+                    let (email, tenant): (String, String) =
+                        sqlx::query_as("SELECT email, tenant_id FROM users WHERE id = $1")
+                            .bind(&intent.user_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    let balance = crate::ledger::balance_with(tx, &intent.user_id)
+                        .await
+                        .map_err(Error::from)?;
+                    crate::mail::send(
+                        tx,
+                        now,
+                        &tenant,
+                        &email,
+                        &crate::mail::Template::Receipt {
+                            amount_minor: intent.amount_minor,
+                            currency: intent.currency.to_ascii_uppercase(),
+                            reference: intent.id.clone(),
+                            balance_minor: balance.available_minor,
+                        },
+                        &format!("receipt:{}", intent.id),
+                    )
+                    .await?;
                     Ok(Decision {
                         status: EventStatus::Processed,
                         credited: Some(posted.transaction_id),
@@ -885,27 +933,9 @@ impl Payments {
                 }
                 .about(&intent))
             }
-            Effect::Subscription {
-                subscription_id,
-                status,
-                current_period_end,
-            } => {
-                self.apply_subscription(tx, now, subscription_id, status, *current_period_end)
-                    .await
-            }
+            Effect::Subscription(f) => self.apply_subscription(tx, now, event_at, f).await,
+            Effect::Invoice(f) => self.apply_invoice(tx, now, f).await,
         }
-    }
-
-    /// Subscription events: recorded, the plan follows in a later change.
-    async fn apply_subscription(
-        &self,
-        _tx: &mut AnyConnection,
-        _now: i64,
-        _subscription_id: &str,
-        _status: &str,
-        _current_period_end: Option<i64>,
-    ) -> Result<Decision> {
-        Ok(Decision::ignore("subscriptions are not handled yet"))
     }
 
     /// SANDBOX: "confirms" one of the user's sandbox intents with a test card and delivers
@@ -961,7 +991,6 @@ impl Payments {
                 ))
             }
         };
-        let now_s = self.clock.now_ms().div_euclid(1000);
         let (kind, object) = match (intent.kind, decline) {
             (IntentKind::Payment, None) => (
                 "payment_intent.succeeded",
@@ -999,18 +1028,7 @@ impl Payments {
                 }),
             ),
         };
-        let event = json!({
-            "id": format!("evt_sbx_{}", uuid::Uuid::new_v4().simple()),
-            "object": "event",
-            "api_version": "2024-06-20",
-            "created": now_s,
-            "livemode": false,
-            "type": kind,
-            "data": {"object": object},
-        });
-        let body = event.to_string().into_bytes();
-        let header = signature::header(&self.secret, now_s, &body);
-        self.handle_webhook(&body, Some(&header)).await
+        self.sandbox_deliver(kind, object).await
     }
 
     /// Received webhook events, newest first (admin).

@@ -364,6 +364,26 @@ async fn instances(
     }))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MfaResetBody {
+    reason: String,
+}
+
+/// `POST /api/v1/admin/users/{id}/mfa/reset`: removes a user's TOTP factor and recovery
+/// codes (audited as `auth.mfa_reset`; the user is mailed).
+async fn mfa_reset(
+    State(s): State<Arc<AppState>>,
+    Admin(a): Admin,
+    Path(user_id): Path<String>,
+    ApiJson(b): ApiJson<MfaResetBody>,
+) -> ApiResult<Json<serde_json::Value>> {
+    s.broker.accounts.mfa_reset(&a, &user_id, &b.reason).await?;
+    Ok(Json(
+        serde_json::json!({"user_id": user_id, "mfa_enabled": false}),
+    ))
+}
+
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/admin/params", get(list_params))
@@ -374,6 +394,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/admin/params/{key}/audit", get(param_audit))
         .route("/api/v1/admin/audit", get(audit))
         .route("/api/v1/admin/outbox", get(outbox))
+        .route("/api/v1/admin/users/{id}/mfa/reset", post(mfa_reset))
         .route("/api/v1/admin/jobs", get(jobs))
         .route("/api/v1/admin/offers/refresh", post(refresh_offers))
         .route("/api/v1/admin/reconcile", post(reconcile))

@@ -34,6 +34,8 @@ struct BillingView {
     onboarding: bool,
     /// The most recent failed payment attempt not since paid (retry the same intent).
     last_payment_failure: Option<broker::payments::Failure>,
+    /// The current plan subscription (not ended), with its last failed invoice payment.
+    subscription: Option<broker::payments::Subscription>,
 }
 
 async fn billing(
@@ -60,6 +62,7 @@ async fn billing(
         refundable_minor,
         onboarding,
         last_payment_failure: s.broker.payments.last_failure(&u.id).await?,
+        subscription: s.broker.payments.current_subscription(&u.id).await?,
     }))
 }
 

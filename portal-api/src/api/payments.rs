@@ -9,6 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use broker::payments::{EventFilter, EventRecord, EventStatus, Intent, WebhookOutcome};
+use broker::payments::{Interval, Subscription};
+use broker::plans::Plan;
 use serde::{Deserialize, Serialize};
 
 use super::{decode_cursor, encode_cursor, idempotency_key, parse_limit, ApiJson, Page};
@@ -103,6 +105,39 @@ async fn sandbox_confirm(
     Ok(Json(out))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubscribeBody {
+    plan: String,
+    interval: String,
+}
+
+/// `POST /api/v1/billing/subscription`: subscribes (or changes plan). The role follows when
+/// the gateway's signed event arrives, not here.
+async fn subscribe(
+    State(s): State<Arc<AppState>>,
+    Authed(u): Authed,
+    ApiJson(b): ApiJson<SubscribeBody>,
+) -> ApiResult<(StatusCode, Json<Subscription>)> {
+    let plan = Plan::parse_field("plan", &b.plan)?;
+    let interval = Interval::parse_field("interval", &b.interval)?;
+    let (sub, new) = s.broker.payments.subscribe(&u, plan, interval).await?;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(sub)))
+}
+
+/// `DELETE /api/v1/billing/subscription`: cancels now; the plan drops to FREE on the event.
+async fn unsubscribe(
+    State(s): State<Arc<AppState>>,
+    Authed(u): Authed,
+) -> ApiResult<Json<Subscription>> {
+    Ok(Json(s.broker.payments.unsubscribe(&u).await?))
+}
+
 #[derive(Debug, Serialize)]
 struct Received {
     received: bool,
@@ -195,4 +230,8 @@ pub fn router() -> Router<Arc<AppState>> {
         )
         .route("/api/v1/webhooks/stripe", post(stripe_webhook))
         .route("/api/v1/admin/payments/events", get(admin_events))
+        .route(
+            "/api/v1/billing/subscription",
+            post(subscribe).delete(unsubscribe),
+        )
 }

@@ -1,0 +1,494 @@
+//! Plan subscriptions end to end: the sandbox gateway through the API, the signed webhook's
+//! subscription and invoice events (Stripe's shape: replays, out-of-order delivery, failed
+//! renewals), and the Stripe adapter against localstripe (Plans, since localstripe has no
+//! Prices API). The plan, and so the role, only ever moves on a webhook event. SQLite or
+//! PostgreSQL (`GPUBROKER_TEST_POSTGRES`).
+
+use std::time::Duration;
+
+use broker::payments::signature;
+use gpubroker_e2e::localstripe::{self, LocalStripe};
+use gpubroker_e2e::{spawn_app_with, App};
+use serde_json::{json, Value};
+
+const SECRET: &str = "whsec_e2e_subscriptions";
+
+async fn sandbox_app() -> App {
+    spawn_app_with(|c| {
+        c.stripe_webhook_secret = Some(portal_api::config::Secret(SECRET.into()));
+    })
+    .await
+    .unwrap()
+}
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+async fn current_plan(app: &App, token: &str) -> String {
+    let r = app.get("/api/v1/plans", Some(token)).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["current"].as_str().unwrap().to_string()
+}
+
+async fn user_id(app: &App, token: &str) -> String {
+    app.get("/api/v1/me", Some(token)).await.unwrap().body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn subscribe(app: &App, token: &str, plan: &str, interval: &str) -> (u16, Value) {
+    let r = app
+        .post(
+            "/api/v1/billing/subscription",
+            Some(token),
+            json!({"plan": plan, "interval": interval}),
+        )
+        .await
+        .unwrap();
+    (r.status, r.body)
+}
+
+async fn cancel(app: &App, token: &str) -> (u16, Value) {
+    let r = app
+        .call(
+            reqwest::Method::DELETE,
+            "/api/v1/billing/subscription",
+            Some(token),
+            None,
+            &[],
+        )
+        .await
+        .unwrap();
+    (r.status, r.body)
+}
+
+async fn plan_audits(app: &App, admin: &str, user: &str) -> usize {
+    let r = app
+        .get(
+            &format!("/api/v1/admin/audit?subject=user:{user}"),
+            Some(admin),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "plan.change")
+        .count()
+}
+
+async fn outbox_kinds(app: &App, admin: &str, to: &str) -> Vec<String> {
+    let r = app
+        .get(&format!("/api/v1/admin/outbox?to={to}"), Some(admin))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["kind"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_sandbox_subscription_through_the_api_moves_the_plan_and_a_cancellation_moves_it_back() {
+    let app = sandbox_app().await;
+    let admin = app.admin_token().await.unwrap();
+    let me = app.register("subscriber@e2e.test").await.unwrap();
+    let id = user_id(&app, &me).await;
+    assert_eq!(current_plan(&app, &me).await, "free");
+
+    // FREE is not sold and unknown intervals are named.
+    let (status, body) = subscribe(&app, &me, "free", "month").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["allowed"], json!(["pro", "enterprise"]));
+    let (status, body) = subscribe(&app, &me, "pro", "week").await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("interval")));
+
+    let (status, sub) = subscribe(&app, &me, "pro", "month").await;
+    assert_eq!(status, 201, "{sub}");
+    assert!(sub["id"].as_str().unwrap().starts_with("sub_sbx_"), "{sub}");
+    assert_eq!(sub["status"], "active");
+    assert_eq!(sub["amount_minor"], 2_900);
+    assert_eq!(current_plan(&app, &me).await, "pro");
+    // Asking again for the same plan returns the same subscription.
+    let (status, again) = subscribe(&app, &me, "pro", "month").await;
+    assert_eq!((status, &again["id"]), (200, &sub["id"]));
+    let billing = app.get("/api/v1/billing", Some(&me)).await.unwrap();
+    assert_eq!(
+        billing.body["subscription"]["plan"], "pro",
+        "{}",
+        billing.body
+    );
+    assert_eq!(billing.body["subscription"]["interval"], "month");
+    // The first invoice was mailed.
+    assert!(outbox_kinds(&app, &admin, "subscriber@e2e.test")
+        .await
+        .contains(&"invoice".to_string()));
+
+    // A plan change: the new subscription, then the old one canceled; the higher plan holds.
+    let (status, ent) = subscribe(&app, &me, "enterprise", "year").await;
+    assert_eq!(status, 201, "{ent}");
+    assert_eq!(ent["amount_minor"], 499_000);
+    assert_eq!(current_plan(&app, &me).await, "enterprise");
+    let billing = app.get("/api/v1/billing", Some(&me)).await.unwrap();
+    assert_eq!(billing.body["subscription"]["id"], ent["id"]);
+
+    let (status, gone) = cancel(&app, &me).await;
+    assert_eq!(status, 200, "{gone}");
+    assert_eq!(gone["status"], "canceled");
+    assert_eq!(current_plan(&app, &me).await, "free");
+    let billing = app.get("/api/v1/billing", Some(&me)).await.unwrap();
+    assert_eq!(billing.body["subscription"], Value::Null);
+    let (status, body) = cancel(&app, &me).await;
+    assert_eq!(status, 404, "{body}");
+    // free → pro → enterprise → free, each audited once.
+    assert_eq!(plan_audits(&app, &admin, &id).await, 3);
+    app.stop().await;
+}
+
+fn sub_event(id: &str, kind: &str, created: i64, sub: &str, user: &str, status: &str) -> Vec<u8> {
+    json!({
+        "id": id, "object": "event", "api_version": "2024-06-20", "created": created,
+        "livemode": false, "type": kind,
+        "data": {"object": {
+            "id": sub, "object": "subscription", "status": status, "customer": "cus_test1",
+            "current_period_end": created + 30 * 86_400,
+            "metadata": {"gpubroker_user_id": user, "gpubroker_plan": "pro", "gpubroker_interval": "month"},
+            "items": {"object": "list", "data": [{"object": "subscription_item",
+                "price": {"id": "price_pro_month", "object": "price", "unit_amount": 2_900, "currency": "usd"}}]},
+        }},
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn invoice_event(id: &str, kind: &str, sub: &str, paid: bool) -> Vec<u8> {
+    json!({
+        "id": id, "object": "event", "api_version": "2024-06-20", "created": now_s(),
+        "livemode": false, "type": kind,
+        "data": {"object": {
+            "id": format!("in_{id}"), "object": "invoice", "subscription": sub, "customer": "cus_test1",
+            "number": "INV-0001", "currency": "usd", "amount_due": 2_900,
+            "amount_paid": if paid { 2_900 } else { 0 }, "hosted_invoice_url": "https://invoice.test/1",
+            "last_finalization_error": null,
+            "lines": {"object": "list", "data": [{"period": {"start": now_s(), "end": now_s() + 30 * 86_400}}]},
+        }},
+    })
+    .to_string()
+    .into_bytes()
+}
+
+async fn signed(app: &App, body: &[u8]) -> (u16, Value) {
+    let r = app
+        .http
+        .post(format!("{}/api/v1/webhooks/stripe", app.url))
+        .header("content-type", "application/json")
+        .header("Stripe-Signature", signature::header(SECRET, now_s(), body))
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn stripe_shaped_subscription_events_apply_once_in_created_order_and_a_failed_renewal_is_shown(
+) {
+    // Stripe's own shapes, signed as Stripe signs: the parts localstripe cannot produce
+    // (updated/past_due events, invoice.paid, out-of-order delivery).
+    let app = sandbox_app().await;
+    let admin = app.admin_token().await.unwrap();
+    let me = app.register("events@e2e.test").await.unwrap();
+    let id = user_id(&app, &me).await;
+    let t = now_s();
+
+    // An update delivered before the creation (out of order): it creates the record.
+    let (s, out) = signed(
+        &app,
+        &sub_event(
+            "evt_s2",
+            "customer.subscription.updated",
+            t + 10,
+            "sub_x1",
+            &id,
+            "active",
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, out["status"].as_str()),
+        (200, Some("processed")),
+        "{out}"
+    );
+    assert_eq!(current_plan(&app, &me).await, "pro");
+    // The older creation event (incomplete) arrives late: it changes nothing.
+    let (s, out) = signed(
+        &app,
+        &sub_event(
+            "evt_s1",
+            "customer.subscription.created",
+            t,
+            "sub_x1",
+            &id,
+            "incomplete",
+        ),
+    )
+    .await;
+    assert_eq!((s, out["status"].as_str()), (200, Some("ignored")), "{out}");
+    assert_eq!(current_plan(&app, &me).await, "pro");
+
+    // Replays change nothing twice.
+    let paid = invoice_event("evt_inv1", "invoice.paid", "sub_x1", true);
+    for _ in 0..5 {
+        let (s, _) = signed(&app, &paid).await;
+        assert_eq!(s, 200);
+    }
+    let replay = sub_event(
+        "evt_s2",
+        "customer.subscription.updated",
+        t + 10,
+        "sub_x1",
+        &id,
+        "active",
+    );
+    for _ in 0..5 {
+        let (s, out) = signed(&app, &replay).await;
+        assert_eq!((s, out["duplicate"].as_bool()), (200, Some(true)), "{out}");
+    }
+    assert_eq!(plan_audits(&app, &admin, &id).await, 1);
+    let invoices = outbox_kinds(&app, &admin, "events@e2e.test")
+        .await
+        .into_iter()
+        .filter(|k| k == "invoice")
+        .count();
+    assert_eq!(invoices, 1);
+
+    // A failed renewal: past_due keeps the plan and the failure is shown to the user.
+    let (s, _) = signed(
+        &app,
+        &invoice_event("evt_inv2", "invoice.payment_failed", "sub_x1", false),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = signed(
+        &app,
+        &sub_event(
+            "evt_s3",
+            "customer.subscription.updated",
+            t + 20,
+            "sub_x1",
+            &id,
+            "past_due",
+        ),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(current_plan(&app, &me).await, "pro");
+    let billing = app.get("/api/v1/billing", Some(&me)).await.unwrap();
+    let sub = &billing.body["subscription"];
+    assert_eq!(sub["status"], "past_due", "{}", billing.body);
+    assert!(sub["last_failure"]["message"].as_str().is_some(), "{sub}");
+
+    // Stripe's retries exhausted: unpaid → FREE. Then deleted; a late "active" is ignored.
+    let (s, _) = signed(
+        &app,
+        &sub_event(
+            "evt_s4",
+            "customer.subscription.updated",
+            t + 30,
+            "sub_x1",
+            &id,
+            "unpaid",
+        ),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(current_plan(&app, &me).await, "free");
+    let (s, _) = signed(
+        &app,
+        &sub_event(
+            "evt_s5",
+            "customer.subscription.deleted",
+            t + 40,
+            "sub_x1",
+            &id,
+            "canceled",
+        ),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, out) = signed(
+        &app,
+        &sub_event(
+            "evt_s6",
+            "customer.subscription.updated",
+            t + 50,
+            "sub_x1",
+            &id,
+            "active",
+        ),
+    )
+    .await;
+    assert_eq!((s, out["status"].as_str()), (200, Some("ignored")), "{out}");
+    assert_eq!(current_plan(&app, &me).await, "free");
+    // A subscription that is not ours (no metadata) is ignored.
+    let foreign = json!({
+        "id": "evt_foreign", "object": "event", "created": t, "type": "customer.subscription.created",
+        "data": {"object": {"id": "sub_other", "object": "subscription", "status": "active", "metadata": {}}},
+    })
+    .to_string()
+    .into_bytes();
+    let (s, out) = signed(&app, &foreign).await;
+    assert_eq!((s, out["status"].as_str()), (200, Some("ignored")), "{out}");
+    app.stop().await;
+}
+
+// ---- Stripe (localstripe) -------------------------------------------------------------
+
+async fn eventually<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..300 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: never happened");
+}
+
+#[tokio::test]
+async fn a_stripe_subscription_at_localstripe_makes_the_user_pro_by_its_webhook_and_canceling_makes_them_free(
+) {
+    let ls = LocalStripe::start().await.unwrap();
+    let base = ls.url.clone();
+    let app = spawn_app_with(move |c| {
+        c.stripe_secret_key = Some(portal_api::config::Secret(localstripe::SECRET_KEY.into()));
+        c.stripe_api_base = Some(base);
+        c.stripe_webhook_secret = Some(portal_api::config::Secret(SECRET.into()));
+    })
+    .await
+    .unwrap();
+    ls.post(
+        "/_config/webhooks/gpubroker",
+        &[
+            ("url", &format!("{}/api/v1/webhooks/stripe", app.url)),
+            ("secret", SECRET),
+        ],
+    )
+    .await
+    .ok();
+    // The operator's set-up: a product and its plan carrying our lookup key (localstripe has
+    // Plans, not Prices; Stripe accepts a Plan id wherever a Price id goes).
+    let product = ls
+        .post(
+            "/v1/products",
+            &[("name", "gpubroker PRO"), ("type", "service")],
+        )
+        .await
+        .unwrap();
+    let plan = ls
+        .post(
+            "/v1/plans",
+            &[
+                ("product", product["id"].as_str().unwrap()),
+                ("amount", "3100"),
+                ("currency", "usd"),
+                ("interval", "month"),
+                ("metadata[gpubroker_lookup_key]", "gpubroker_pro_month"),
+            ],
+        )
+        .await
+        .unwrap();
+    let me = app.register("stripesub@e2e.test").await.unwrap();
+    // The user's saved card (SetupIntent through our API; Stripe.js's part done directly).
+    let r = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/billing/setup-intents",
+            Some(&me),
+            None,
+            &[("Idempotency-Key", "seti-sub")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.body);
+    let seti = ls
+        .get(&format!(
+            "/v1/setup_intents/{}",
+            r.body["id"].as_str().unwrap()
+        ))
+        .await
+        .unwrap();
+    let customer = seti["customer"].as_str().unwrap().to_string();
+    let pm = ls
+        .post(
+            "/v1/payment_methods",
+            &[
+                ("type", "card"),
+                ("card[number]", "4242424242424242"),
+                ("card[exp_month]", "12"),
+                ("card[exp_year]", "2034"),
+                ("card[cvc]", "123"),
+            ],
+        )
+        .await
+        .unwrap();
+    let pm = pm["id"].as_str().unwrap();
+    ls.post(
+        &format!("/v1/payment_methods/{pm}/attach"),
+        &[("customer", &customer)],
+    )
+    .await
+    .unwrap();
+    ls.post(
+        &format!("/v1/customers/{customer}"),
+        &[("invoice_settings[default_payment_method]", pm)],
+    )
+    .await
+    .unwrap();
+
+    let (status, sub) = subscribe(&app, &me, "pro", "month").await;
+    assert_eq!(status, 201, "{sub}");
+    assert_eq!(sub["gateway"], "stripe");
+    assert_eq!(sub["price_id"], plan["id"]);
+    assert_eq!(sub["amount_minor"], 3_100);
+    let sub_id = sub["id"].as_str().unwrap().to_string();
+    let remote = ls
+        .get(&format!("/v1/subscriptions/{sub_id}"))
+        .await
+        .unwrap();
+    assert_eq!(remote["customer"], customer.as_str());
+    assert_eq!(remote["metadata"]["gpubroker_plan"], "pro");
+    assert_eq!(remote["status"], "active", "{remote}");
+
+    eventually("the webhook makes the user pro", || async {
+        current_plan(&app, &me).await == "pro"
+    })
+    .await;
+
+    let (status, _) = cancel(&app, &me).await;
+    assert_eq!(status, 200);
+    let remote = ls
+        .get(&format!("/v1/subscriptions/{sub_id}"))
+        .await
+        .unwrap();
+    assert_eq!(remote["status"], "canceled");
+    eventually("the deleted event makes the user free", || async {
+        current_plan(&app, &me).await == "free"
+    })
+    .await;
+    app.stop().await;
+}
