@@ -1148,14 +1148,17 @@ async fn journey(app: &App, b: &Browser) -> Result<()> {
         summary.contains(&format!("usage ${}.{:02}", charged / 100, charged % 100)),
         "the summary `{summary}` does not total the usage"
     );
-    ensure!(
-        b.js(
-            "return document.querySelector('#bal-burn').textContent",
-            json!([])
+    // The summary loads on its own request: wait for it (the placeholder is `–`).
+    let burn = b
+        .wait(
+            "the burn rate after the release",
+            "const t = document.querySelector('#bal-burn').textContent; return t !== '–' && t",
+            json!([]),
         )
-        .await?
-            == json!("nothing running"),
-        "something is still metered after the release"
+        .await?;
+    ensure!(
+        burn == json!("nothing running"),
+        "something is still metered after the release: {burn}"
     );
     b.click("#csv-download").await?;
     let downloads = b.downloads();

@@ -234,12 +234,19 @@ async fn four_faults_at_once_keep_offers_answering_and_breakers_recover_on_sched
     // needed), and the next refresh's probe closes them. The background loop refreshes at
     // boot, right after, and once more 15 s later (then the hour set above): wait for those,
     // so no probe but ours runs.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while refreshes(&app).await? < ours + 3 {
-        if tokio::time::Instant::now() > deadline {
-            bail!("the background refreshes never ran");
+    // Whether the loop read the hour before or after its first sleep depends on timing, so
+    // wait until no background refresh happened for longer than the default interval (15 s).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let before = refreshes(&app).await?;
+        tokio::time::sleep(Duration::from_secs(16)).await;
+        let after = refreshes(&app).await?;
+        if after == before && after >= ours + 1 {
+            break;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        if tokio::time::Instant::now() > deadline {
+            bail!("the background refreshes never settled ({before} → {after}, ours {ours})");
+        }
     }
     for id in FAILING {
         let cleared = put_faults(&app, &admin, id, json!({})).await?;
