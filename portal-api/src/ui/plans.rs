@@ -82,3 +82,51 @@ pub fn render(plans: &[PlanView]) -> String {
 <p class=\"muted small\">Plans are paid by subscription; GPU time is paid from credit on <a href=\"/billing\">Billing</a>.</p>"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use broker::accounts::Role;
+
+    fn view(id: Plan, name: &'static str) -> PlanView {
+        PlanView {
+            id,
+            name,
+            role: Role::User,
+            recommended: id == Plan::Pro,
+            currency: "usd",
+            monthly_price_minor: 2_900,
+            annual_price_minor: 29_000,
+            features: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn paid_plans_get_a_monthly_or_annual_subscribe_form_and_free_gets_none() {
+        let html = render(&[
+            view(Plan::Free, "FREE"),
+            view(Plan::Pro, "PRO"),
+            view(Plan::Enterprise, "ENTERPRISE"),
+        ]);
+        for plan in ["pro", "enterprise"] {
+            assert!(
+                html.contains(&format!(
+                    "<form class=\"plan-subscribe\" data-plan=\"{plan}\" hidden>"
+                )),
+                "{html}"
+            );
+        }
+        assert!(!html.contains("data-plan=\"free\" hidden>"), "{html}");
+        assert_eq!(html.matches("value=\"month\" checked").count(), 2);
+        assert_eq!(html.matches("value=\"year\"").count(), 2);
+        assert_eq!(
+            html.matches("href=\"/login?next=%2Fplans\">Sign in to subscribe</a>")
+                .count(),
+            2
+        );
+        assert_eq!(html.matches("data-plan-current=").count(), 3);
+        assert!(html.contains("id=\"sub-cancel\""), "{html}");
+        assert!(!html.contains("<script"), "no inline script: {html}");
+        assert!(!html.contains("style="), "no inline style: {html}");
+    }
+}
