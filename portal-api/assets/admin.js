@@ -119,16 +119,6 @@ document.addEventListener('DOMContentLoaded', () => {
       return raw;
     }
 
-    // Owned machines without an hourly cost are left out of the offers (never sold at $0).
-    function unpriced(p) {
-      if (p.kind !== 'owned') return null;
-      const n = Number(p.unpriced) || 0;
-      if (n === 0) return GB.el('span', { class: 'sub provider-unpriced', dataset: { unpriced: '0' } }, 'all priced');
-      return GB.el('span', { class: 'sub provider-unpriced bad', dataset: { unpriced: String(n) } },
-        `${n} unpriced (left out) · set a cost in `,
-        GB.el('a', { href: '/admin/params' }, GB.el('code', {}, 'maas.hourly_cost_per_gpu_micro_usd')));
-    }
-
     function row(p) {
       const input = editor(p);
       const status = GB.el('span', { class: 'param-status', role: 'status' });
@@ -226,6 +216,16 @@ document.addEventListener('DOMContentLoaded', () => {
         }
       });
       return form;
+    }
+
+    // Owned machines without an hourly cost are left out of the offers (never sold at $0).
+    function unpriced(p) {
+      if (p.kind !== 'owned') return null;
+      const n = Number(p.unpriced) || 0;
+      if (n === 0) return GB.el('span', { class: 'sub provider-unpriced', dataset: { unpriced: '0' } }, 'all priced');
+      return GB.el('span', { class: 'sub provider-unpriced bad', dataset: { unpriced: String(n) } },
+        `${n} unpriced (left out) · set a cost in `,
+        GB.el('a', { href: '/admin/params' }, GB.el('code', {}, 'maas.hourly_cost_per_gpu_micro_usd')));
     }
 
     function row(p) {

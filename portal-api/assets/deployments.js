@@ -39,8 +39,9 @@ document.addEventListener('DOMContentLoaded', () => {
   function movedNote(d) {
     const m = moves.get(d.id);
     if (!m || m.attempts.length === 0) return null;
-    const from = m.attempts.slice().sort((a, b) => a.seq - b.seq)
-      .map((a) => `${a.provider} (${OUTCOMES[a.outcome] || a.outcome})`).join(', ');
+    // Several offers of one provider left for the same reason read as one.
+    const from = [...new Set(m.attempts.slice().sort((a, b) => a.seq - b.seq)
+      .map((a) => `${a.provider} (${OUTCOMES[a.outcome] || a.outcome})`))].join(', ');
     return GB.el('span', { class: 'sub moved', title: m.attempts.map((a) => a.error || '').filter(Boolean).join('\n') || null },
       `moved from ${from}`);
   }
