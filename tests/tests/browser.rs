@@ -1322,6 +1322,7 @@ async fn plans_moves_and_owned(app: &App, b: &Browser) -> Result<()> {
         json!([]),
     )
     .await?;
+    b.screenshot("/tmp/gpubroker-plans-subscribed.png").await?;
     let billing = app.get("/api/v1/billing", Some(&demo)).await?;
     ensure!(
         billing.body["subscription"]["plan"] == "pro"
@@ -1358,6 +1359,7 @@ async fn plans_moves_and_owned(app: &App, b: &Browser) -> Result<()> {
         note == json!(format!("moved from {first} (no capacity)")),
         "the note says {note}"
     );
+    b.screenshot("/tmp/gpubroker-deployments-moved.png").await?;
 
     // The admin sees the owned MAAS region's unpriced model and the parameter to set.
     app.set_param_ok(
@@ -1385,6 +1387,8 @@ async fn plans_moves_and_owned(app: &App, b: &Browser) -> Result<()> {
         )
         .await?;
     ensure!(shown[0] == "owned" && shown[1] == "1", "{shown}");
+    b.screenshot("/tmp/gpubroker-providers-unpriced.png")
+        .await?;
     ensure!(
         shown[2]
             .as_str()
