@@ -218,6 +218,16 @@ document.addEventListener('DOMContentLoaded', () => {
       return form;
     }
 
+    // Owned machines without an hourly cost are left out of the offers (never sold at $0).
+    function unpriced(p) {
+      if (p.kind !== 'owned') return null;
+      const n = Number(p.unpriced) || 0;
+      if (n === 0) return GB.el('span', { class: 'sub provider-unpriced', dataset: { unpriced: '0' } }, 'all priced');
+      return GB.el('span', { class: 'sub provider-unpriced bad', dataset: { unpriced: String(n) } },
+        `${n} unpriced (left out) · set a cost in `,
+        GB.el('a', { href: '/admin/params' }, GB.el('code', {}, 'maas.hourly_cost_per_gpu_micro_usd')));
+    }
+
     function row(p) {
       const unknown = (p.unknown_gpu_names || []).map((u) => `${u.name} (${u.rows})`).join(', ');
       const last = p.last_error
@@ -227,11 +237,12 @@ document.addEventListener('DOMContentLoaded', () => {
         ? `${p.offer_count} (stale, ${p.stale_age_seconds} s old)` : String(p.offer_count);
       return GB.el('tr', { dataset: { provider: p.id } },
         GB.el('td', {}, GB.el('strong', {}, p.name), GB.el('span', { class: 'sub' }, `${p.id} · ${caps(p.capabilities)}`)),
-        GB.el('td', { class: 'small' }, p.transport, p.timeout_ms ? GB.el('span', { class: 'sub' }, `timeout ${p.timeout_ms} ms`) : null),
+        GB.el('td', { class: 'small provider-kind' }, GB.el('span', { class: 'chip', dataset: { kind: p.kind || '' } }, p.kind || '–'),
+          GB.el('span', { class: 'sub' }, p.transport), p.timeout_ms ? GB.el('span', { class: 'sub' }, `timeout ${p.timeout_ms} ms`) : null),
         GB.el('td', {}, GB.el('span', { class: 'chip' }, p.healthy ? 'healthy' : 'degraded')),
         GB.el('td', { class: 'small provider-breaker' }, p.breaker || '–'),
         GB.el('td', { class: 'small' }, last),
-        GB.el('td', { class: 'small' }, offers),
+        GB.el('td', { class: 'small provider-offers' }, offers, unpriced(p)),
         GB.el('td', { class: 'small' }, unknown ? `${unknown} · ${p.unknown_gpus} rows skipped` : '–'),
         GB.el('td', {}, faultsForm(p)));
     }

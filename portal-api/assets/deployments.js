@@ -1,6 +1,8 @@
 // My deployments: state (polled every 2 s while any deployment is not in a final state), connection
 // details once active, and release with an inline confirmation. Rows are keyed by id and only
-// replaced when the deployment changed, so polling never closes an open confirmation.
+// replaced when the deployment changed, so polling never closes an open confirmation. A
+// deployment that failed over shows where it moved from: its single view's `attempts` are
+// fetched once per deployment (again only while it is still provisioning and changed).
 'use strict';
 
 document.addEventListener('DOMContentLoaded', () => {
@@ -28,6 +30,48 @@ document.addEventListener('DOMContentLoaded', () => {
   let older = [];
   let olderCursor = null;
   let timer = null;
+  // id → {key, final, attempts}: the failover attempts already known per deployment.
+  const moves = new Map();
+  const OPEN = new Set(['requested', 'provisioning']);
+  const OUTCOMES = { no_capacity: 'no capacity', no_quota: 'no quota', transient: 'provider error' };
+  const moveKey = (d) => `${d.state}:${d.updated_at}:${d.provider}`;
+
+  function movedNote(d) {
+    const m = moves.get(d.id);
+    if (!m || m.attempts.length === 0) return null;
+    // Several offers of one provider left for the same reason read as one.
+    const from = [...new Set(m.attempts.slice().sort((a, b) => a.seq - b.seq)
+      .map((a) => `${a.provider} (${OUTCOMES[a.outcome] || a.outcome})`))].join(', ');
+    return GB.el('span', { class: 'sub moved', title: m.attempts.map((a) => a.error || '').filter(Boolean).join('\n') || null },
+      `moved from ${from}`);
+  }
+
+  function needsAttempts(d) {
+    const m = moves.get(d.id);
+    return !m || (!m.final && m.key !== moveKey(d));
+  }
+
+  /** Fetches the attempts of deployments not known yet (a few per poll); true if any arrived. */
+  async function fetchAttempts(list) {
+    const todo = list.filter(needsAttempts).slice(0, 10);
+    const got = await Promise.all(todo.map(async (d) => {
+      try {
+        const v = await GB.api(`/api/v1/deployments/${encodeURIComponent(d.id)}`);
+        moves.set(d.id, { key: moveKey(v), final: !OPEN.has(v.state), attempts: Array.isArray(v.attempts) ? v.attempts : [] });
+        return true;
+      } catch (_) {
+        // Not retried every poll: the note is a nicety, the row stays as listed.
+        moves.set(d.id, { key: moveKey(d), final: true, attempts: [] });
+        return false;
+      }
+    }));
+    return got.some(Boolean) || list.some(needsAttempts);
+  }
+
+  function rowRev(d) {
+    const m = moves.get(d.id);
+    return `${d.state}:${d.updated_at}:${m ? m.attempts.length : '?'}`;
+  }
 
   function sshCommand(c) {
     return `ssh -p ${c.ssh_port} ${c.ssh_user}@${c.ssh_host}`;
@@ -103,7 +147,7 @@ document.addEventListener('DOMContentLoaded', () => {
     const transitional = !SETTLED.has(d.state) && d.state !== 'active' && d.state !== 'ready';
     return GB.el('tr', {
       class: d.id === highlight ? 'highlight' : null,
-      dataset: { deploymentId: d.id, state: d.state, rev: `${d.state}:${d.updated_at}` },
+      dataset: { deploymentId: d.id, state: d.state, rev: rowRev(d) },
     },
     GB.el('td', {},
       GB.el('code', { class: 'short-id', title: d.id }, d.id.slice(0, 8)),
@@ -111,7 +155,7 @@ document.addEventListener('DOMContentLoaded', () => {
     GB.el('td', {},
       GB.el('strong', {}, `${d.gpu_count}× ${d.gpu_model}`),
       GB.el('span', { class: 'sub' }, `${d.image} · ${d.disk_gib} GiB disk`)),
-    GB.el('td', {}, d.provider),
+    GB.el('td', {}, d.provider, movedNote(d)),
     GB.el('td', { class: 'num' }, GB.usd(d.quoted_price_per_hour)),
     GB.el('td', {},
       GB.el('span', { class: `state-badge state-${d.state}${transitional ? ' moving' : ''}` }, LABELS[d.state] || d.state)),
@@ -125,7 +169,7 @@ document.addEventListener('DOMContentLoaded', () => {
     const existing = new Map([...body.querySelectorAll('tr[data-deployment-id]')].map((tr) => [tr.dataset.deploymentId, tr]));
     body.replaceChildren(...all.map((d) => {
       const tr = existing.get(d.id);
-      return tr && tr.dataset.rev === `${d.state}:${d.updated_at}` ? tr : row(d);
+      return tr && tr.dataset.rev === rowRev(d) ? tr : row(d);
     }));
     $('deployments-empty').hidden = all.length > 0;
     const live = all.filter((d) => !SETTLED.has(d.state)).length;
@@ -137,6 +181,11 @@ document.addEventListener('DOMContentLoaded', () => {
     return moving;
   }
 
+  function listed() {
+    const seen = new Set(first.map((d) => d.id));
+    return first.concat(older.filter((d) => !seen.has(d.id)));
+  }
+
   async function load() {
     clearTimeout(timer);
     let again = true;
@@ -146,6 +195,10 @@ document.addEventListener('DOMContentLoaded', () => {
       if (older.length === 0) olderCursor = page.next_cursor;
       again = render();
       if (error.dataset.source === 'poll') GB.showError(error, null);
+      if (await fetchAttempts(listed())) {
+        render();
+        again = again || listed().some(needsAttempts);
+      }
     } catch (e) {
       if (e.status === 401) {
         GB.toLogin();
@@ -164,6 +217,7 @@ document.addEventListener('DOMContentLoaded', () => {
       older = older.concat(page.items);
       olderCursor = page.next_cursor;
       render();
+      if (await fetchAttempts(older)) render();
     } catch (e) {
       GB.showError(error, e);
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use base64::Engine;
 use gpubroker_e2e::{
-    spawn_app, App, TempDir, ADMIN_EMAIL, ADMIN_PASSWORD, DEMO_EMAIL, DEMO_PASSWORD,
+    spawn_app, spawn_app_with, App, TempDir, ADMIN_EMAIL, ADMIN_PASSWORD, DEMO_EMAIL, DEMO_PASSWORD,
 };
 use serde_json::{json, Value};
 
@@ -1211,4 +1211,213 @@ async fn a_new_user_signs_up_verifies_enrols_mfa_tops_up_deploys_is_metered_and_
     let browser = Browser::start().await?;
     let walked = journey(&app, &browser).await;
     finish(app, browser, walked, "the journey").await
+}
+
+/// An available offer whose (cloud) provider can provision and whose GPU model and count another
+/// provisioning provider also offers within the failover tolerance: (the offer, its provider).
+async fn offer_to_fail_over(app: &App) -> Result<(Value, String)> {
+    let r = app.get("/api/v1/providers", None).await?;
+    let provisioning: Vec<String> = r.body["items"]
+        .as_array()
+        .context("providers")?
+        .iter()
+        .filter(|p| p["capabilities"]["provision"] == true && p["kind"] == "cloud")
+        .filter_map(|p| p["id"].as_str().map(String::from))
+        .collect();
+    let r = app
+        .get("/api/v1/offers?available=true&limit=500", None)
+        .await?;
+    let offers: Vec<Value> = r.body["items"]
+        .as_array()
+        .context("offers")?
+        .iter()
+        .filter(|o| o["source"] != "stale")
+        .filter(|o| provisioning.iter().any(|p| o["provider"] == p.as_str()))
+        .cloned()
+        .collect();
+    // Prices compared in micro-dollars parsed from the decimal strings (no floating point).
+    let micro = |o: &Value| -> i64 {
+        let s = o["price_per_hour"].as_str().unwrap_or("0");
+        let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+        let frac = format!("{frac:0<6}");
+        whole.parse::<i64>().unwrap_or(i64::MAX / 4) * 1_000_000
+            + frac.get(..6).and_then(|f| f.parse().ok()).unwrap_or(0)
+    };
+    let offer = offers
+        .iter()
+        .find(|o| {
+            offers.iter().any(|e| {
+                e["provider"] != o["provider"]
+                    && e["gpu_model"] == o["gpu_model"]
+                    && e["gpu_count"] == o["gpu_count"]
+                    && micro(e) <= 2 * micro(o)
+            })
+        })
+        .cloned()
+        .context("no offer has an equivalent at another provider")?;
+    let provider = offer["provider"].as_str().unwrap_or_default().to_string();
+    Ok((offer, provider))
+}
+
+/// Subscribing and canceling from the pricing page, the failover note on My deployments and
+/// the owned provider's unpriced count on the admin Providers page.
+async fn plans_moves_and_owned(app: &App, b: &Browser) -> Result<()> {
+    let base = app.url.as_str();
+    // Anonymous visitors are invited to sign in; the subscribe form stays hidden.
+    b.goto(&format!("{base}/plans")).await?;
+    b.wait_path("/plans").await?;
+    b.wait(
+        "the sign-in link on PRO",
+        "const a = document.querySelector('.plan-actions[data-plan=pro] .plan-signin'); \
+         const f = document.querySelector('form.plan-subscribe[data-plan=pro]'); \
+         return !!a && !a.hidden && !!f && f.hidden && !document.querySelector('form.plan-subscribe[data-plan=free]')",
+        json!([]),
+    )
+    .await?;
+
+    // A deployment that fails over: its first provider has no capacity.
+    let admin = app.admin_token().await?;
+    for (k, v) in [
+        ("allocation.failover_price_tolerance_percent", json!(100)),
+        ("allocation.require_activation", json!(false)),
+    ] {
+        app.set_param_ok(&admin, k, json!({"value": v, "reason": "browser"}))
+            .await?;
+    }
+    let (offer, first) = offer_to_fail_over(app).await?;
+    let r = app
+        .set_knobs(
+            &admin,
+            &first,
+            json!({"latency_ms": 0, "failure_rate": 0.0, "out_of_capacity": true,
+                   "provision_seconds": 1, "release_seconds": 1}),
+        )
+        .await?;
+    ensure!(r.status < 300, "knobs: {} {}", r.status, r.body);
+    let demo = app.login(DEMO_EMAIL, DEMO_PASSWORD).await?;
+    let r = app.deploy(&demo, &offer["id"]).await?;
+    ensure!(r.status == 201, "deploy: {} {}", r.status, r.body);
+    let id = r.body["id"].as_str().context("deployment id")?.to_string();
+    let d = app.wait_state(&demo, &id, "active", 90).await?;
+    ensure!(d["provider"] != first.as_str(), "it did not move: {d}");
+
+    // Subscribe to PRO, annually, from the pricing page; the plan follows the webhook.
+    b.login(base, DEMO_EMAIL, DEMO_PASSWORD, "/plans").await?;
+    b.wait(
+        "the subscribe form and the FREE plan",
+        "const f = document.querySelector('form.plan-subscribe[data-plan=pro]'); \
+         return !!f && !f.hidden && document.querySelector('.plan-actions[data-plan=pro] .plan-signin').hidden \
+           && document.querySelector('#sub-plan').textContent === 'FREE' && document.querySelector('#sub-cancel').hidden",
+        json!([]),
+    )
+    .await?;
+    b.click("form.plan-subscribe[data-plan=pro] input[value=year]")
+        .await?;
+    b.click("form.plan-subscribe[data-plan=pro] button[type=submit]")
+        .await?;
+    b.wait(
+        "PRO as the current plan with its annual subscription",
+        "return document.querySelector('#sub-plan').textContent === 'PRO' \
+           && document.querySelector('#sub-detail').textContent.includes('annual') \
+           && !document.querySelector('#sub-cancel').hidden \
+           && !document.querySelector('[data-plan-current=pro]').hidden \
+           && document.querySelector('#sub-status').textContent.includes('PRO')",
+        json!([]),
+    )
+    .await?;
+    b.screenshot("/tmp/gpubroker-plans-subscribed.png").await?;
+    let billing = app.get("/api/v1/billing", Some(&demo)).await?;
+    ensure!(
+        billing.body["subscription"]["plan"] == "pro"
+            && billing.body["subscription"]["interval"] == "year",
+        "the API says {}",
+        billing.body["subscription"]
+    );
+
+    // Cancel, with the inline confirmation: back to FREE.
+    b.click("#sub-cancel").await?;
+    b.click("#sub-cancel-confirm").await?;
+    b.wait(
+        "FREE again after canceling",
+        "return document.querySelector('#sub-plan').textContent === 'FREE' \
+           && document.querySelector('#sub-cancel').hidden \
+           && !document.querySelector('[data-plan-current=free]').hidden",
+        json!([]),
+    )
+    .await?;
+    let billing = app.get("/api/v1/billing", Some(&demo)).await?;
+    ensure!(billing.body["subscription"].is_null(), "{}", billing.body);
+
+    // My deployments says where the deployment moved from.
+    b.goto(&format!("{base}/deployments")).await?;
+    let note = b
+        .wait(
+            "the failover note",
+            "const n = document.querySelector(`tr[data-deployment-id='${arguments[0]}'] .moved`); \
+             return n && n.textContent",
+            json!([id]),
+        )
+        .await?;
+    ensure!(
+        note == json!(format!("moved from {first} (no capacity)")),
+        "the note says {note}"
+    );
+    b.screenshot("/tmp/gpubroker-deployments-moved.png").await?;
+
+    // The admin sees the owned MAAS region's unpriced model and the parameter to set.
+    app.set_param_ok(
+        &admin,
+        "maas.hourly_cost_per_gpu_micro_usd",
+        json!({"value": "H100-SXM:2000000,A100-80GB-SXM:1100000,L40S:600000,RTX4090:0",
+               "scope": "tenant", "reason": "browser"}),
+    )
+    .await?;
+    app.server
+        .state
+        .broker
+        .refresh(broker::tenants::Mode::Sandbox)
+        .await?;
+    b.logout().await?;
+    b.login(base, ADMIN_EMAIL, ADMIN_PASSWORD, "/admin/providers")
+        .await?;
+    let shown = b
+        .wait(
+            "the owned provider's unpriced count",
+            "const u = document.querySelector('tr[data-provider=maas] .provider-unpriced'); \
+             const k = document.querySelector('tr[data-provider=maas] .provider-kind [data-kind]'); \
+             return u && k && [k.textContent, u.dataset.unpriced, u.textContent]",
+            json!([]),
+        )
+        .await?;
+    ensure!(shown[0] == "owned" && shown[1] == "1", "{shown}");
+    b.screenshot("/tmp/gpubroker-providers-unpriced.png")
+        .await?;
+    ensure!(
+        shown[2]
+            .as_str()
+            .unwrap_or_default()
+            .contains("maas.hourly_cost_per_gpu_micro_usd"),
+        "{shown}"
+    );
+    let cloud = b
+        .js(
+            "const r = document.querySelector(`tr[data-provider='${arguments[0]}']`); \
+             return [r.querySelector('[data-kind]').textContent, !!r.querySelector('.provider-unpriced')]",
+            json!([first]),
+        )
+        .await?;
+    ensure!(cloud == json!(["cloud", false]), "{cloud}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_subscribes_and_cancels_from_plans_sees_a_failover_and_the_admin_sees_unpriced_owned_gpus_in_a_real_browser(
+) -> Result<()> {
+    let app = spawn_app_with(|c| {
+        c.stripe_webhook_secret = Some(portal_api::config::Secret("whsec_browser".into()));
+    })
+    .await?;
+    let browser = Browser::start().await?;
+    let walked = plans_moves_and_owned(&app, &browser).await;
+    finish(app, browser, walked, "the plans/failover/providers walk").await
 }

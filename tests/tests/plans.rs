@@ -329,3 +329,69 @@ async fn a_plan_scoped_limit_sits_between_the_user_override_and_the_tenant_value
     assert_eq!(v.body["effective"], 3, "{}", v.body);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_pricing_page_carries_the_subscribe_controls_and_its_script_calls_the_subscription_api()
+{
+    let app = spawn_app().await.unwrap();
+    let page = app
+        .http
+        .get(format!("{}/plans", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let html = page.text().await.unwrap();
+    for plan in ["pro", "enterprise"] {
+        assert!(
+            html.contains(&format!(
+                "<form class=\"plan-subscribe\" data-plan=\"{plan}\" hidden>"
+            )),
+            "{html}"
+        );
+    }
+    assert_eq!(html.matches("Sign in to subscribe").count(), 2, "{html}");
+    assert!(html.contains("/assets/plans.js"), "{html}");
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+
+    let js = app
+        .http
+        .get(format!("{}/assets/plans.js", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), 200);
+    let js = js.text().await.unwrap();
+    assert!(
+        js.contains("/api/v1/billing/subscription"),
+        "subscribes through the API"
+    );
+    assert!(js.contains("/api/v1/billing'"), "polls the billing view");
+
+    // What the page does, through the same API: subscribe, see it, cancel.
+    let me = app.register("pricing-page@e2e.test").await.unwrap();
+    let r = app
+        .post(
+            "/api/v1/billing/subscription",
+            Some(&me),
+            json!({"plan": "pro", "interval": "year"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.body);
+    let billing = app.get("/api/v1/billing", Some(&me)).await.unwrap();
+    assert_eq!(
+        billing.body["subscription"]["interval"], "year",
+        "{}",
+        billing.body
+    );
+    let plans = app.get("/api/v1/plans", Some(&me)).await.unwrap();
+    assert_eq!(plans.body["current"], "pro", "{}", plans.body);
+    app.stop().await;
+}

@@ -26,7 +26,7 @@ pub const VERIFY_EMAIL_HTML: &str = include_str!("../../assets/verify-email.html
 pub const SECURITY_HTML: &str = include_str!("../../assets/security.html");
 
 /// Files served under `/assets/`: (name, content type, body).
-const FILES: [(&str, &str, &str); 14] = [
+const FILES: [(&str, &str, &str); 15] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -71,6 +71,11 @@ const FILES: [(&str, &str, &str); 14] = [
         "admin.js",
         "text/javascript; charset=utf-8",
         include_str!("../../assets/admin.js"),
+    ),
+    (
+        "plans.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/plans.js"),
     ),
     (
         "topup.js",

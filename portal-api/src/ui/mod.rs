@@ -221,7 +221,7 @@ async fn plans_page(State(s): State<Arc<AppState>>) -> Response {
             title: "Plans",
             nav: Nav::Plans,
             mode,
-            script: None,
+            script: Some("plans.js"),
             body: plans::render(&plans),
             external: External::Nothing,
         }
