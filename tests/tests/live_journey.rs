@@ -1,9 +1,10 @@
 //! Issue #5's journey on a LIVE POD with the live integrations, through the API: Cognito
 //! (moto) for identity, SES (moto) for mail, Stripe (localstripe) for payments, and a LIVE
-//! world built from a stored Lambda credential whose `base_url` points at the loopback Lambda
-//! wire fake. Sign-up → confirm → login → TOTP → login with TOTP → Stripe top-up credited by
-//! its signed webhook (receipt through SES) → deploy → activate → metered usage → release →
-//! statement (JSON and CSV). Runs on SQLite, or PostgreSQL when GPUBROKER_TEST_POSTGRES is set.
+//! world built from stored credentials of Lambda and of the owned MAAS region whose
+//! `base_url`s point at the sandbox's loopback wire fakes (MAAS priced by the admin's hourly
+//! cost). Sign-up → confirm → login → TOTP → login with TOTP → Stripe top-up credited by its
+//! signed webhook (receipt through SES) → deploy on each → activate → metered usage → release
+//! → statement (JSON and CSV). Runs on SQLite, or PostgreSQL when GPUBROKER_TEST_POSTGRES is set.
 
 use std::sync::Arc;
 
@@ -13,6 +14,8 @@ use gpubroker_e2e::{eventually, spawn_app_with, unix_now, App, Resp};
 use portal_api::config::Secret;
 use providers::offer::ProviderId;
 use providers::provider::InstanceState;
+use sandbox::fakes::maas::{CONSUMER_KEY, TOKEN_KEY};
+use sandbox::fleet::MachineStatus;
 use serde_json::{json, Value};
 
 const FROM: &str = "noreply@gpubroker.test";
@@ -26,6 +29,7 @@ struct Fakes {
     stripe: LocalStripe,
     market: Arc<sandbox::Market>,
     lambda: sandbox::fakes::FakeServer,
+    maas: sandbox::fakes::FakeServer,
 }
 
 async fn start_fakes() -> Fakes {
@@ -34,8 +38,11 @@ async fn start_fakes() -> Fakes {
     let stripe = LocalStripe::start().await.unwrap();
     let clock: Arc<dyn providers::clock::Clock> = Arc::new(providers::clock::SystemClock);
     let market = Arc::new(sandbox::Market::new(11, clock).unwrap());
-    let ctx = sandbox::fakes::FakeContext::new(Arc::clone(&market), "lambda", LAMBDA_KEY);
-    let lambda = sandbox::fakes::FakeServer::start(sandbox::fakes::lambda::router(ctx))
+    let fake = |id: &str| sandbox::fakes::FakeContext::new(Arc::clone(&market), id, LAMBDA_KEY);
+    let lambda = sandbox::fakes::FakeServer::start(sandbox::fakes::lambda::router(fake("lambda")))
+        .await
+        .unwrap();
+    let maas = sandbox::fakes::FakeServer::start(sandbox::fakes::maas::router(fake("maas")))
         .await
         .unwrap();
     Fakes {
@@ -43,11 +50,12 @@ async fn start_fakes() -> Fakes {
         stripe,
         market,
         lambda,
+        maas,
     }
 }
 
 /// The application wired to the fakes, switched to LIVE with Cognito, SES, Stripe (whose
-/// webhook localstripe calls, signed) and the Lambda credential.
+/// webhook localstripe calls, signed) and the Lambda and MAAS credentials.
 async fn live_pod(f: &Fakes) -> (App, String) {
     let (pool, client) = f.moto.create_user_pool("gpubroker-live").await.unwrap();
     let (aws, stripe) = (f.moto.url.clone(), f.stripe.url.clone());
@@ -77,17 +85,22 @@ async fn live_pod(f: &Fakes) -> (App, String) {
         .ok();
     let credential = json!({"mode": "live", "secret": {"api_key": LAMBDA_KEY},
                             "settings": {"base_url": format!("{}/api/v1", f.lambda.url())}});
-    let r = app
-        .call(
-            reqwest::Method::PUT,
-            "/api/v1/admin/providers/lambda/credentials",
-            Some(&admin),
-            Some(credential),
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
+    let maas_key = format!("{CONSUMER_KEY}:{TOKEN_KEY}:{LAMBDA_KEY}");
+    let maas = json!({"mode": "live", "secret": {"api_key": maas_key},
+                      "settings": {"base_url": format!("{}/MAAS/api/2.0", f.maas.url())}});
+    for (provider, credential) in [("lambda", credential), ("maas", maas)] {
+        let r = app
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/v1/admin/providers/{provider}/credentials"),
+                Some(&admin),
+                Some(credential),
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{provider}: {}", r.body);
+    }
     for (key, value) in [
         (
             "identity.provider",
@@ -96,6 +109,11 @@ async fn live_pod(f: &Fakes) -> (App, String) {
         ("mail.transport", json!({"value": "ses"})),
         ("billing.meter_interval_seconds", json!({"value": 1})),
         ("jobs.status_poll_ms", json!({"value": 100})),
+        (
+            "maas.hourly_cost_per_gpu_micro_usd",
+            json!({"value": "H100-SXM:2000000,A100-80GB-SXM:1100000,L40S:600000,RTX4090:400000",
+                   "scope": "tenant"}),
+        ),
     ] {
         let mut body = value;
         body["reason"] = json!("live journey test");
@@ -211,7 +229,7 @@ async fn usage_charged(app: &App, me: &str, allocation: &str) -> i64 {
 }
 
 #[tokio::test]
-async fn a_live_pod_walks_the_whole_journey_on_cognito_ses_stripe_and_a_live_lambda() {
+async fn a_live_pod_walks_the_whole_journey_on_cognito_ses_stripe_lambda_and_maas() {
     let f = start_fakes().await;
     let (app, admin) = live_pod(&f).await;
     let email = "journey@e2e.test";
@@ -247,12 +265,12 @@ async fn a_live_pod_walks_the_whole_journey_on_cognito_ses_stripe_and_a_live_lam
         .iter()
         .map(|p| &p["id"])
         .collect();
-    assert_eq!(ids, [&json!("lambda")]);
+    assert_eq!(ids, [&json!("lambda"), &json!("maas")]);
     // The pricier the machine, the sooner a whole cent of usage is posted.
     let mut offer = None;
     for gpus in ["8", "4", "2", "1"] {
         if let Ok(o) = app
-            .pick_offer(&format!("min_gpus={gpus}&max_price=100"))
+            .pick_offer(&format!("provider=lambda&min_gpus={gpus}&max_price=100"))
             .await
         {
             offer = Some(o);
@@ -289,6 +307,26 @@ async fn a_live_pod_walks_the_whole_journey_on_cognito_ses_stripe_and_a_live_lam
         .unwrap();
     assert_eq!(activation["transport"], "ses", "{activation}");
 
+    // The owned MAAS region, priced by the admin's hourly cost, through its real adapter.
+    let owned = app.pick_offer("provider=maas&min_gpus=8").await.unwrap();
+    let d = app.deploy(&me, &owned["id"]).await.unwrap();
+    let metal = ok(&d, 201)["id"].as_str().unwrap().to_string();
+    app.wait_state(&me, &metal, "ready", 60).await.unwrap();
+    let token = app.activation_token(&admin, email, &metal).await.unwrap();
+    ok(&app.activate(&metal, &token).await.unwrap(), 200);
+    let active = app.wait_state(&me, &metal, "active", 30).await.unwrap();
+    let system_id = active["instance_id"].as_str().unwrap().to_string();
+    let machine = |want: MachineStatus| {
+        f.market
+            .machines()
+            .iter()
+            .any(|m| m.system_id == system_id && m.status(f.market.now()) == want)
+    };
+    assert!(
+        machine(MachineStatus::Deployed),
+        "the fake deployed {system_id}"
+    );
+
     // Metered usage accrues while it runs (the meter ticks every second).
     let mut usage = 0;
     for _ in 0..600 {
@@ -308,6 +346,12 @@ async fn a_live_pod_walks_the_whole_journey_on_cognito_ses_stripe_and_a_live_lam
         at_fake(InstanceState::Terminated),
         "released only once terminated"
     );
+    ok(&app.release(&me, &metal).await.unwrap(), 202);
+    app.wait_state(&me, &metal, "released", 60).await.unwrap();
+    assert!(
+        machine(MachineStatus::Ready),
+        "the machine is back in the pool"
+    );
     eventually("the hold returns", || async {
         let b = app.get("/api/v1/billing", Some(&me)).await.unwrap().body;
         b["held_minor"] == 0
@@ -315,7 +359,12 @@ async fn a_live_pod_walks_the_whole_journey_on_cognito_ses_stripe_and_a_live_lam
     .await;
 
     // 4. The statement: the top-up, the allocation's usage, and balance = top-up − usage.
-    let usage = usage_charged(&app, &me, &id).await;
+    let metal_usage = usage_charged(&app, &me, &metal).await;
+    assert!(
+        metal_usage > 0,
+        "the owned machine was metered at the admin's cost"
+    );
+    let usage = usage_charged(&app, &me, &id).await + metal_usage;
     let balance = app.available(&me).await.unwrap();
     assert_eq!(balance, TOPUP - usage, "usage {usage}");
     let st = app
@@ -324,8 +373,14 @@ async fn a_live_pod_walks_the_whole_journey_on_cognito_ses_stripe_and_a_live_lam
         .unwrap();
     let st = ok(&st, 200);
     assert_eq!(st["usage_total_minor"], usage, "{st}");
-    assert_eq!(st["usage_by_allocation"][0]["allocation_id"], id.as_str());
-    assert_eq!(st["usage_by_allocation"][0]["provider"], "lambda");
+    let by_alloc: Vec<(&Value, &Value)> = st["usage_by_allocation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (&a["allocation_id"], &a["provider"]))
+        .collect();
+    assert!(by_alloc.contains(&(&json!(id), &json!("lambda"))), "{st}");
+    assert!(by_alloc.contains(&(&json!(metal), &json!("maas"))), "{st}");
     assert_eq!(st["closing"]["available_minor"], balance, "{st}");
     let totals = st["totals"].to_string();
     assert!(
