@@ -123,6 +123,7 @@ async fn live_pod(f: &Fakes) -> (App, String) {
     (app, admin)
 }
 
+/// The body of `r`, asserting its status first.
 fn ok(r: &Resp, status: u16) -> &Value {
     assert_eq!(r.status, status, "{}", r.body);
     &r.body
@@ -257,7 +258,8 @@ async fn a_live_pod_walks_the_whole_journey_on_cognito_ses_stripe_lambda_and_maa
         sent[0]
     );
 
-    // 3. The LIVE world is the Lambda fake, reached through the real adapter.
+    // 3. The LIVE world is exactly the two stored credentials, reached through the real
+    // adapters against the fakes.
     let providers = app.get("/api/v1/providers", None).await.unwrap();
     let ids: Vec<&Value> = ok(&providers, 200)["items"]
         .as_array()
