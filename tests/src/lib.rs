@@ -453,9 +453,59 @@ impl App {
             .context("no offer available")
     }
 
+    /// Polls the admin outbox until the newest mail of `kind` to `to` is no longer queued
+    /// (up to 60 s), and returns it as the outbox lists it.
+    pub async fn delivered_mail(&self, admin: &str, to: &str, kind: &str) -> Result<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let r = self
+                .get(&format!("/api/v1/admin/outbox?to={to}"), Some(admin))
+                .await?;
+            let m = r.body["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|m| m["kind"] == kind)
+                .cloned();
+            if let Some(m) = m.filter(|m| m["delivery"] != "queued") {
+                return Ok(m);
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("no delivered {kind} mail to {to}: {}", r.body);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The signed-in user's available credit in cents (`GET /billing`).
+    pub async fn available(&self, token: &str) -> Result<i64> {
+        let r = self.get("/api/v1/billing", Some(token)).await?;
+        if r.status != 200 {
+            bail!("reading the balance: {} {}", r.status, r.body);
+        }
+        r.body["available_minor"]
+            .as_i64()
+            .with_context(|| format!("no available_minor: {}", r.body))
+    }
+
     pub async fn stop(self) {
         self.server.shutdown().await;
     }
+}
+
+/// Waits (up to 30 s, polling every 100 ms) until `f` holds; panics naming `what` otherwise.
+pub async fn eventually<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..300 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: never happened");
 }
 
 /// No hold ever took `user`'s available credit below zero: replays the user's cash entries in

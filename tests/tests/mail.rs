@@ -2,8 +2,6 @@
 //! as a durable job, and each message is sent once per key however often it is queued or its
 //! job runs. Runs on SQLite, or PostgreSQL when GPUBROKER_TEST_POSTGRES is set.
 
-use std::time::Duration;
-
 use broker::mail::{self, Template};
 use gpubroker_e2e::moto::{MotoServer, REGION};
 use gpubroker_e2e::{spawn_app_with, App};
@@ -45,32 +43,6 @@ async fn queue(broker: &broker::Broker, to: &str, template: &Template, key: &str
     tx.commit().await.unwrap();
 }
 
-/// Polls the admin outbox until the newest mail of `kind` to `to` is no longer queued.
-async fn delivered(app: &App, admin: &str, to: &str, kind: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let r = app
-            .get(&format!("/api/v1/admin/outbox?to={to}"), Some(admin))
-            .await
-            .unwrap();
-        let m = r.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["kind"] == kind)
-            .cloned();
-        if let Some(m) = m.filter(|m| m["delivery"] != "queued") {
-            return m;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no delivered {kind} mail to {to}: {}",
-            r.body
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_verification_mail_is_delivered_through_ses_from_its_template() {
     let moto = MotoServer::start().await.unwrap();
@@ -100,7 +72,10 @@ async fn a_verification_mail_is_delivered_through_ses_from_its_template() {
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.body);
 
-    let m = delivered(&app, &admin, to, "verify_email").await;
+    let m = app
+        .delivered_mail(&admin, to, "verify_email")
+        .await
+        .unwrap();
     assert_eq!(m["delivery"], "sent", "{m}");
     assert_eq!(m["transport"], "ses");
     let message_id = m["provider_message_id"].as_str().unwrap().to_string();
@@ -143,7 +118,7 @@ async fn a_mail_is_queued_and_sent_once_per_key_whatever_the_retries() {
     for _ in 0..3 {
         queue(broker, to, &receipt, "receipt:pi_test_1").await;
     }
-    let m = delivered(&app, &admin, to, "receipt").await;
+    let m = app.delivered_mail(&admin, to, "receipt").await.unwrap();
     assert_eq!(m["delivery"], "sent", "{m}");
     assert!(m["subject"].as_str().unwrap().contains("25.00 USD"));
     let rows = app
@@ -190,7 +165,10 @@ async fn a_sender_ses_refuses_dead_letters_the_mail_as_failed() {
         "depleted:ivan",
     )
     .await;
-    let m = delivered(&app, &admin, "ivan@e2e.test", "balance_depleted").await;
+    let m = app
+        .delivered_mail(&admin, "ivan@e2e.test", "balance_depleted")
+        .await
+        .unwrap();
     assert_eq!(m["delivery"], "failed", "{m}");
     assert!(moto.ses_messages().await.unwrap().is_empty());
     app.stop().await;

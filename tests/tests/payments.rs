@@ -3,11 +3,9 @@
 //! out-of-order delivery, concurrent duplicates), on SQLite or PostgreSQL
 //! (`GPUBROKER_TEST_POSTGRES`). The Stripe gateway runs against localstripe.
 
-use std::time::Duration;
-
 use broker::payments::signature;
 use gpubroker_e2e::localstripe::{self, LocalStripe};
-use gpubroker_e2e::{spawn_app_with, App};
+use gpubroker_e2e::{eventually, spawn_app_with, App};
 use serde_json::{json, Value};
 
 const SECRET: &str = "whsec_e2e_test_secret";
@@ -541,21 +539,6 @@ async fn stripe_app(ls: &LocalStripe) -> App {
     })
     .await
     .unwrap()
-}
-
-/// Waits (bounded) until `f` holds.
-async fn eventually<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..300 {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: never happened");
 }
 
 #[tokio::test]
