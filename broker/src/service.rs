@@ -270,14 +270,11 @@ impl Broker {
                     warn!(error = %e, "offer refresh failed");
                 }
             }
-            let secs = self
-                .params
-                .int(params::REFRESH_INTERVAL, SYSTEM)
+            if !self
+                .wait_interval(params::REFRESH_INTERVAL, 15, &mut stop)
                 .await
-                .unwrap_or(15);
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(u64::try_from(secs).unwrap_or(15))) => {}
-                _ = stop.changed() => return,
+            {
+                return;
             }
         }
     }
@@ -308,14 +305,11 @@ impl Broker {
     async fn reconcile_loop(self: Arc<Self>) {
         let mut stop = self.stop.subscribe();
         loop {
-            let secs = self
-                .params
-                .int(params::RECONCILER_INTERVAL, SYSTEM)
+            if !self
+                .wait_interval(params::RECONCILER_INTERVAL, 60, &mut stop)
                 .await
-                .unwrap_or(60);
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(u64::try_from(secs).unwrap_or(60))) => {}
-                _ = stop.changed() => return,
+            {
+                return;
             }
             if let Err(e) = self.reconcile_once().await {
                 warn!(error = %e, "reconciliation failed");
@@ -592,14 +586,41 @@ impl Broker {
             if let Err(e) = self.billing_pass(self.clock.now_ms()).await {
                 warn!(error = %e, "billing pass failed");
             }
+            if !self
+                .wait_interval(crate::ledger::METER_INTERVAL, 60, &mut stop)
+                .await
+            {
+                return;
+            }
+        }
+    }
+
+    /// Waits until the interval parameter `key` (seconds) has passed, re-reading it every
+    /// couple of seconds so that a change applies without waiting out the old interval.
+    /// Returns false when the broker stops.
+    async fn wait_interval(
+        &self,
+        key: &str,
+        default: u64,
+        stop: &mut watch::Receiver<bool>,
+    ) -> bool {
+        let started = tokio::time::Instant::now();
+        loop {
             let secs = self
                 .params
-                .int(crate::ledger::METER_INTERVAL, SYSTEM)
+                .int(key, SYSTEM)
                 .await
-                .unwrap_or(60);
+                .ok()
+                .and_then(|s| u64::try_from(s).ok())
+                .unwrap_or(default);
+            let due = started + Duration::from_secs(secs);
+            let now = tokio::time::Instant::now();
+            if now >= due {
+                return true;
+            }
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(u64::try_from(secs).unwrap_or(60))) => {}
-                _ = stop.changed() => return,
+                _ = tokio::time::sleep((due - now).min(Duration::from_secs(2))) => {}
+                _ = stop.changed() => return false,
             }
         }
     }
