@@ -290,14 +290,7 @@ impl Accounts {
         }
         let now = self.clock.now_ms();
         let mut tx = self.db.begin().await?;
-        sqlx::query("DELETE FROM user_totp WHERE user_id = $1")
-            .bind(&user.id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-            .bind(&user.id)
-            .execute(&mut *tx)
-            .await?;
+        remove_totp(&mut tx, &user.id).await?;
         audit_auth(
             &mut tx,
             now,
@@ -330,14 +323,7 @@ impl Accounts {
         }
         let now = self.clock.now_ms();
         let mut tx = self.db.begin().await?;
-        sqlx::query("DELETE FROM user_totp WHERE user_id = $1")
-            .bind(&user.id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-            .bind(&user.id)
-            .execute(&mut *tx)
-            .await?;
+        remove_totp(&mut tx, &user.id).await?;
         audit_auth(
             &mut tx,
             now,
@@ -419,6 +405,20 @@ impl Accounts {
         }
         Ok(None)
     }
+}
+
+/// Removes a user's TOTP secret and recovery codes (disable and admin reset), on the
+/// caller's transaction.
+async fn remove_totp(conn: &mut sqlx::AnyConnection, user_id: &str) -> Result<()> {
+    sqlx::query("DELETE FROM user_totp WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

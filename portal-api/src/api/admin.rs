@@ -284,7 +284,8 @@ fn market(s: &AppState) -> ApiResult<&Arc<sandbox::Market>> {
         }))
 }
 
-fn known_provider(m: &sandbox::Market, id: &str) -> ApiResult<()> {
+/// `id` is a provider of the sandbox market, or a validation error listing them.
+pub(super) fn known_provider(m: &sandbox::Market, id: &str) -> ApiResult<()> {
     let ids = m.provider_ids();
     if ids.iter().any(|p| p.0 == id) {
         Ok(())

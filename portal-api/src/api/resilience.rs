@@ -67,19 +67,6 @@ fn market(s: &AppState) -> ApiResult<&Arc<sandbox::Market>> {
         .ok_or(ApiError::SandboxOnly("fault knobs"))
 }
 
-fn known(m: &sandbox::Market, id: &str) -> ApiResult<()> {
-    let ids = m.provider_ids();
-    if ids.iter().any(|p| p.0 == id) {
-        Ok(())
-    } else {
-        Err(ApiError::Broker(broker::Error::invalid_choice(
-            "provider",
-            id,
-            ids.into_iter().map(|p| p.0).collect(),
-        )))
-    }
-}
-
 fn faults_of(s: &AppState, m: &sandbox::Market, id: &str) -> FaultsView {
     let knobs = m.knobs(id);
     let wire = s.fakes.as_ref().and_then(|f| f.faults(id));
@@ -144,7 +131,7 @@ async fn get_faults(
 ) -> ApiResult<Json<FaultsView>> {
     sandbox_tenant(&s, &a.tenant_id).await?;
     let m = market(&s)?;
-    known(m, &id)?;
+    super::admin::known_provider(m, &id)?;
     Ok(Json(faults_of(&s, m, &id)))
 }
 
@@ -156,7 +143,7 @@ async fn put_faults(
 ) -> ApiResult<Json<FaultsView>> {
     sandbox_tenant(&s, &a.tenant_id).await?;
     let m = market(&s)?;
-    known(m, &id)?;
+    super::admin::known_provider(m, &id)?;
     let wire = s.fakes.as_ref().and_then(|h| h.faults(&id));
     validate(&f, wire.is_some())?;
     m.set_knobs(
