@@ -222,6 +222,17 @@ impl Market {
             }
         }
         books.sort_by(|a, b| a.id.cmp(&b.id));
+        // A provider whose every offer drew "sold out" would vanish from the demo: its first
+        // offer starts with one unit (the draw stays deterministic).
+        if config.max_capacity > 0 {
+            for book in &mut books {
+                if book.templates.iter().all(|t| t.initial_capacity == 0) {
+                    if let Some(first) = book.templates.first_mut() {
+                        first.initial_capacity = 1;
+                    }
+                }
+            }
+        }
         let mut index = HashMap::new();
         for (b, book) in books.iter().enumerate() {
             for (t, tpl) in book.templates.iter().enumerate() {

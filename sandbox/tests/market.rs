@@ -624,3 +624,16 @@ async fn absurd_lifecycle_knobs_saturate_instead_of_overflowing_the_clock() {
         InstanceState::Pending
     );
 }
+
+#[test]
+fn every_provider_starts_with_free_capacity_somewhere_whatever_the_seed() {
+    for seed in [1, 7, 42, 1234, 99_999] {
+        let (m, _) = market(seed);
+        for p in m.provider_ids() {
+            assert!(
+                m.offers(&p).iter().any(|o| o.available > 0),
+                "seed {seed}: {p} starts sold out everywhere"
+            );
+        }
+    }
+}
