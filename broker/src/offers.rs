@@ -808,8 +808,14 @@ impl OfferIndex {
         out
     }
 
+    /// One provider of the world (clones only that provider's handle, not the list: this is
+    /// on the deploy and provider-status paths).
     pub fn provider(&self, id: &ProviderId) -> Option<Arc<dyn Provider>> {
-        self.providers().into_iter().find(|p| p.id() == id)
+        let list = self
+            .providers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        list.iter().find(|p| p.id() == id).cloned()
     }
 
     /// The world's providers now.
