@@ -89,17 +89,7 @@ fn decode_b32(s: &str) -> Result<Vec<u8>> {
         .map_err(|e| Error::Internal(format!("stored TOTP secret: {e:?}")))
 }
 
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use providers::http::percent_encode as enc;
 
 /// The `otpauth://` URI authenticator apps scan (Key Uri Format).
 pub fn otpauth_uri(account: &str, secret_b32: &str) -> String {

@@ -1,14 +1,60 @@
-// Login and registration: POST the credentials, keep the tokens, go where the visitor wanted.
+// Login and registration: POST the credentials (or finish a sign-in with Google/GitHub
+// through the hosted UI), keep the tokens, go where the visitor wanted.
 'use strict';
 
+/** Keeps the session and goes on: with no credit and nothing running, billing first (the
+ * onboarding call to action), else where the visitor wanted. */
+async function signedIn(tokens, next) {
+  GB.saveSession(tokens);
+  const billing = await GB.api('/api/v1/billing').catch(() => null);
+  location.assign(billing && billing.onboarding ? '/billing?onboarding=1' : next);
+}
+
+/** The hosted UI sent the browser back with `code` and `state` (or `error`): trade them for
+ * the session through the API, which checks the state against this browser's cookie. */
+async function finishOAuth(page) {
+  const q = new URLSearchParams(location.search);
+  const status = document.getElementById('oauth-status');
+  const error = document.getElementById('auth-error');
+  const failed = (why, err) => {
+    document.getElementById('oauth-title').textContent = 'Sign-in not completed';
+    status.textContent = why;
+    GB.showError(error, err);
+  };
+  // The code is single-use and must not linger in history or be shared by a copied URL.
+  history.replaceState(null, '', location.pathname);
+  if (q.get('error') || !q.get('code')) {
+    failed('The sign-in was not completed.',
+      new Error(q.get('error_description') || q.get('error') || 'No authorization code came back from the provider.'));
+    return;
+  }
+  try {
+    const tokens = await GB.api('/api/v1/auth/oauth/token', {
+      method: 'POST',
+      auth: false,
+      body: { code: q.get('code'), state: q.get('state') || '' },
+    });
+    status.textContent = `Signed in as ${tokens.user.email}.`;
+    await signedIn(tokens, GB.safeNext(tokens.next, '/offers'));
+  } catch (e) {
+    failed('The sign-in was not completed. Start again from the log-in page.', e);
+  }
+  page.dataset.done = '1';
+}
+
 document.addEventListener('DOMContentLoaded', () => {
+  const callback = document.querySelector('[data-page=oauth-callback]');
+  if (callback) {
+    finishOAuth(callback);
+    return;
+  }
   const form = document.getElementById('login-form') || document.getElementById('register-form');
   if (!form) return;
   const registering = form.id === 'register-form';
   const submit = form.querySelector('button[type=submit]');
   const error = document.getElementById('auth-error');
   const next = GB.safeNext(new URLSearchParams(location.search).get('next'), '/offers');
-  for (const a of document.querySelectorAll('#to-register, #to-login')) {
+  for (const a of document.querySelectorAll('#to-register, #to-login, .oauth-button')) {
     if (next !== '/offers') a.href = `${a.getAttribute('href')}?next=${encodeURIComponent(next)}`;
   }
   if (GB.session() && !registering) {
@@ -40,7 +86,7 @@ document.addEventListener('DOMContentLoaded', () => {
         document.getElementById('verify-notice').hidden = false;
         return;
       }
-      await signedIn(tokens);
+      await signedIn(tokens, next);
     } catch (e) {
       GB.showError(error, e, { email: 'email', password: 'password' });
       if (e.slug === 'email-not-verified') {
@@ -51,14 +97,6 @@ document.addEventListener('DOMContentLoaded', () => {
       submit.disabled = false;
     }
   });
-
-  /** Keeps the session and goes on: with no credit and nothing running, billing first (the
-   * onboarding call to action), else where the visitor wanted. */
-  async function signedIn(tokens) {
-    GB.saveSession(tokens);
-    const billing = await GB.api('/api/v1/billing').catch(() => null);
-    location.assign(billing && billing.onboarding ? '/billing?onboarding=1' : next);
-  }
 
   /** The second step of a login with MFA: a TOTP code or a recovery code. */
   function mfaStep(mfaToken) {
@@ -76,7 +114,7 @@ document.addEventListener('DOMContentLoaded', () => {
           auth: false,
           body: { mfa_token: mfaToken, code: document.getElementById('mfa-code').value.trim() },
         });
-        await signedIn(tokens);
+        await signedIn(tokens, next);
       } catch (e) {
         GB.showError(mfaError, e, { code: 'mfa-code' });
       }

@@ -59,6 +59,12 @@ pub struct Config {
     pub cognito_client_id: Option<String>,
     /// JWKS URL override (default: the pool's, or `<endpoint>/<pool>/.well-known/jwks.json`).
     pub cognito_jwks_url: Option<String>,
+    /// The pool's hosted-UI domain (`https://<prefix>.auth.<region>.amazoncognito.com` or a
+    /// custom domain); enables "Continue with Google/GitHub" on `/login`.
+    pub cognito_domain: Option<String>,
+    /// The hosted UI's identity providers offered, comma-separated, as named in the pool
+    /// (default `Google,GitHub`).
+    pub cognito_oauth_providers: Option<String>,
     /// Verified SES sender (`GPUBROKER_SES_FROM`); enables the `ses` mail transport.
     pub ses_from: Option<String>,
     /// AES-256 key (base64 of 32 bytes, `GPUBROKER_CREDENTIALS_KEY`) sealing provider
@@ -109,6 +115,8 @@ impl Default for Config {
             cognito_user_pool_id: None,
             cognito_client_id: None,
             cognito_jwks_url: None,
+            cognito_domain: None,
+            cognito_oauth_providers: None,
             ses_from: None,
             credentials_key: None,
         }
@@ -154,11 +162,16 @@ impl Config {
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("gpubroker.db").display()))
     }
 
-    /// The public base URL in force.
-    pub fn base_url(&self) -> String {
-        self.base_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen))
+    /// The hosted UI's identity providers in force (see [`Config::cognito_oauth_providers`]).
+    pub fn oauth_providers(&self) -> Vec<String> {
+        self.cognito_oauth_providers
+            .as_deref()
+            .unwrap_or("Google,GitHub")
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect()
     }
 }
 

@@ -28,6 +28,15 @@ pub enum ApiError {
     /// A SANDBOX-only feature asked for by a tenant in another mode.
     #[error("only in SANDBOX mode")]
     SandboxOnly(&'static str),
+    /// An OAuth sign-in whose `state` does not match the one this browser started.
+    #[error("oauth state: {0}")]
+    OAuthState(&'static str),
+    /// OAuth sign-in asked of a POD or server that does not offer it.
+    #[error("oauth unavailable: {0}")]
+    OAuthUnavailable(&'static str),
+    /// The identity provider's own endpoint failed or refused us (not the user's input).
+    #[error("identity provider: {0}")]
+    IdentityUpstream(&'static str),
 }
 
 /// The RFC 9457 body.
@@ -187,6 +196,30 @@ impl ApiError {
                 "sandbox-only",
                 "Only in SANDBOX mode",
                 format!("{what} exist only in SANDBOX mode; this tenant is LIVE"),
+                None,
+                None,
+            ),
+            ApiError::OAuthState(m) => (
+                StatusCode::BAD_REQUEST,
+                "oauth-state-mismatch",
+                "The sign-in cannot be finished",
+                (*m).to_string(),
+                Some("state".into()),
+                None,
+            ),
+            ApiError::OAuthUnavailable(m) => (
+                StatusCode::CONFLICT,
+                "oauth-unavailable",
+                "Sign-in with an external provider is not available",
+                (*m).to_string(),
+                None,
+                None,
+            ),
+            ApiError::IdentityUpstream(m) => (
+                StatusCode::BAD_GATEWAY,
+                "identity-provider-error",
+                "The identity provider failed",
+                (*m).to_string(),
                 None,
                 None,
             ),

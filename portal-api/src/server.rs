@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use crate::auth::Keys;
 use crate::config::Config;
 use crate::identity::cognito::{CognitoIdentity, CognitoSettings};
+use crate::identity::hosted_ui::HostedUi;
 use crate::identity::local::LocalIdentity;
 use crate::identity::Identities;
 use crate::state::AppState;
@@ -134,7 +135,7 @@ async fn seed(
 }
 
 /// The identity providers: local always, Cognito when a user pool is configured.
-fn identities(cfg: &Config, broker: &Arc<Broker>, keys: &Arc<Keys>) -> Identities {
+fn identities(cfg: &Config, base_url: &str, broker: &Arc<Broker>, keys: &Arc<Keys>) -> Identities {
     let local = LocalIdentity::new(Arc::clone(broker), Arc::clone(keys));
     let cognito = match (&cfg.cognito_user_pool_id, &cfg.cognito_client_id) {
         (Some(pool), Some(client)) if !pool.is_empty() && !client.is_empty() => {
@@ -151,11 +152,15 @@ fn identities(cfg: &Config, broker: &Arc<Broker>, keys: &Arc<Keys>) -> Identitie
                 user_pool_id: pool.clone(),
                 client_id: client.clone(),
             };
-            Some(CognitoIdentity::new(
-                crate::aws::cognito(&aws),
-                settings,
-                Arc::clone(broker),
-            ))
+            let hosted_ui = cfg
+                .cognito_domain
+                .as_deref()
+                .filter(|d| !d.trim().is_empty())
+                .map(|d| HostedUi::new(d, client, base_url, cfg.oauth_providers()));
+            Some(
+                CognitoIdentity::new(crate::aws::cognito(&aws), settings, Arc::clone(broker))
+                    .with_hosted_ui(hosted_ui),
+            )
         }
         _ => None,
     };
@@ -246,7 +251,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
     let broker = Broker::open(
         &BrokerConfig {
             database_url: cfg.database_url(),
-            base_url,
+            base_url: base_url.clone(),
             payments,
             credentials_key,
         },
@@ -288,7 +293,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Server> {
         )
     };
     let keys = Arc::new(Keys::load_or_create(&broker.accounts).await?);
-    let identity = identities(cfg, &broker, &keys);
+    let identity = identities(cfg, &base_url, &broker, &keys);
     if let Some(from) = cfg.ses_from.clone().filter(|f| !f.is_empty()) {
         let aws = crate::aws::AwsSettings::from_config(cfg);
         broker

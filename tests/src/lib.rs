@@ -4,6 +4,7 @@
 //!
 //! Every server started here binds 127.0.0.1:0 and stops when the test drops it.
 
+pub mod hosted_ui;
 pub mod localstripe;
 pub mod moto;
 

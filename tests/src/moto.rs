@@ -180,6 +180,44 @@ impl MotoServer {
         Ok((pool_id, client_id))
     }
 
+    /// The pool tokens of a person who signed in through a federated provider (what the
+    /// hosted UI's token endpoint hands out): the pool user is created on first sign-in, as
+    /// Cognito does for a federated identity, with the address the provider vouched for.
+    pub async fn federated_tokens(&self, pool: &str, client: &str, email: &str) -> Result<Value> {
+        const T: &str = "AWSCognitoIdentityProviderService";
+        // Moto issues tokens only through its auth flows: a password the person never sees.
+        let password = "Federated-Only-1!";
+        let created = self
+            .json_call(
+                "cognito-idp",
+                &format!("{T}.AdminCreateUser"),
+                json!({"UserPoolId": pool, "Username": email, "MessageAction": "SUPPRESS",
+                       "UserAttributes": [{"Name": "email", "Value": email},
+                                          {"Name": "email_verified", "Value": "true"}]}),
+            )
+            .await;
+        if let Err(e) = created {
+            if !e.to_string().contains("UsernameExistsException") {
+                return Err(e);
+            }
+        }
+        self.json_call(
+            "cognito-idp",
+            &format!("{T}.AdminSetUserPassword"),
+            json!({"UserPoolId": pool, "Username": email, "Password": password, "Permanent": true}),
+        )
+        .await?;
+        let out = self
+            .json_call(
+                "cognito-idp",
+                &format!("{T}.InitiateAuth"),
+                json!({"ClientId": client, "AuthFlow": "USER_PASSWORD_AUTH",
+                       "AuthParameters": {"USERNAME": email, "PASSWORD": password}}),
+            )
+            .await?;
+        Ok(out["AuthenticationResult"].clone())
+    }
+
     /// Marks a sender address verified in SES.
     pub async fn verify_ses_identity(&self, email: &str) -> Result<()> {
         self.query_call(

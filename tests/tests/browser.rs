@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use base64::Engine;
+use gpubroker_e2e::hosted_ui::{HostedUi, Outcome};
+use gpubroker_e2e::moto::{MotoServer, REGION};
 use gpubroker_e2e::{
     spawn_app, spawn_app_with, App, TempDir, ADMIN_EMAIL, ADMIN_PASSWORD, DEMO_EMAIL, DEMO_PASSWORD,
 };
@@ -1420,4 +1422,109 @@ async fn a_user_subscribes_and_cancels_from_plans_sees_a_failover_and_the_admin_
     let browser = Browser::start().await?;
     let walked = plans_moves_and_owned(&app, &browser).await;
     finish(app, browser, walked, "the plans/failover/providers walk").await
+}
+
+/// Sign-in with Google through the (fake) hosted UI in a real browser: the button on
+/// `/login`, the authorize redirect, the callback page trading the code through the API,
+/// signed in where the visitor wanted; then a sign-in cancelled at GitHub shows why.
+async fn oauth_walk(
+    app: &App,
+    b: &Browser,
+    moto: &MotoServer,
+    hosted: &HostedUi,
+    pool_client: (&str, &str),
+) -> Result<()> {
+    let (pool, client) = pool_client;
+    let email = "olga@gmail.test";
+    hosted.next_sign_in(
+        "Google",
+        Outcome::SignIn(moto.federated_tokens(pool, client, email).await?),
+    );
+    b.goto(&format!("{}/login?next=/deployments", app.url))
+        .await?;
+    let href = b
+        .wait(
+            "the Google button",
+            "const a = document.querySelector('#oauth-google'); return a && a.getAttribute('href')",
+            json!([]),
+        )
+        .await?;
+    ensure!(
+        href == json!("/login/oauth/Google?next=%2Fdeployments"),
+        "the button keeps where to go: {href}"
+    );
+    b.click("#oauth-google").await?;
+    let who = b
+        .wait(
+            "the signed-in Google user in the nav",
+            "const u = document.querySelector('#nav-user'); \
+             return ['/deployments', '/billing'].includes(location.pathname) && u && !u.hidden && u.textContent",
+            json!([]),
+        )
+        .await?;
+    ensure!(who == json!(email), "the nav shows {who}");
+    ensure!(
+        hosted.token_requests() == 1,
+        "one code exchanged, got {}",
+        hosted.token_requests()
+    );
+
+    b.logout().await?;
+    hosted.next_sign_in("GitHub", Outcome::Deny);
+    b.goto(&format!("{}/login", app.url)).await?;
+    b.click("#oauth-github").await?;
+    let shown = b
+        .wait(
+            "the cancelled sign-in explained",
+            "const e = document.querySelector('#auth-error'); \
+             return location.pathname === '/login/callback' && !location.search && e && !e.hidden && e.textContent",
+            json!([]),
+        )
+        .await?;
+    ensure!(
+        shown.as_str().unwrap_or_default().contains("cancelled"),
+        "the page says {shown}"
+    );
+    ensure!(
+        b.text("#oauth-status").await?.contains("not completed"),
+        "the status line"
+    );
+    ensure!(
+        b.text("#oauth-title").await? == "Sign-in not completed",
+        "the heading"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_signs_in_with_google_through_the_hosted_ui_in_a_real_browser() -> Result<()> {
+    let moto = MotoServer::start().await?;
+    let (pool, client) = moto.create_user_pool("gpubroker-browser-oauth").await?;
+    let hosted = HostedUi::start(&client, &["Google", "GitHub"]).await?;
+    let (moto_url, pool_id, client_id, domain) = (
+        moto.url.clone(),
+        pool.clone(),
+        client.clone(),
+        hosted.url.clone(),
+    );
+    let app = spawn_app_with(move |c| {
+        c.aws_region = Some(REGION.into());
+        c.aws_endpoint_url = Some(moto_url);
+        c.aws_access_key_id = Some("testing".into());
+        c.aws_secret_access_key = Some(portal_api::config::Secret("testing".into()));
+        c.cognito_user_pool_id = Some(pool_id);
+        c.cognito_client_id = Some(client_id);
+        c.cognito_domain = Some(domain);
+    })
+    .await?;
+    let admin = app.admin_token().await?;
+    app.set_param_ok(
+        &admin,
+        "identity.provider",
+        json!({"value": "cognito", "scope": "tenant", "reason": "browser oauth walk"}),
+    )
+    .await?;
+    let browser = Browser::start().await?;
+    let walked = oauth_walk(&app, &browser, &moto, &hosted, (&pool, &client)).await;
+    finish(app, browser, walked, "the hosted-UI sign-in walk").await
 }

@@ -62,6 +62,8 @@ const MATRIX: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/auth/login/mfa", Public),
     ("POST", "/api/v1/auth/logout", Public),
     ("POST", "/api/v1/auth/logout-all", Authed),
+    ("GET", "/api/v1/auth/oauth/providers", Public),
+    ("POST", "/api/v1/auth/oauth/token", Public),
     ("POST", "/api/v1/auth/refresh", Public),
     ("POST", "/api/v1/auth/register", Public),
     ("POST", "/api/v1/auth/verify-email", Public),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -55,6 +55,12 @@ struct MfaBody {
 #[derive(Debug, Deserialize)]
 struct CodeBody {
     code: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct OAuthCallback {
+    code: String,
+    state: String,
 }
 
 async fn register(
@@ -133,6 +139,61 @@ async fn login_mfa(
     let idp = s.identity.for_tenant(&s, DEFAULT_TENANT).await?;
     let session = idp.login_mfa(&b.mfa_token, &b.code).await?;
     Ok(Json(serde_json::to_value(session).unwrap_or_default()))
+}
+
+/// The hosted UI's providers and where a browser starts each sign-in (empty when the POD
+/// does not sign in through a Cognito pool with a hosted UI).
+async fn oauth_providers(State(s): State<Arc<AppState>>) -> ApiResult<Json<serde_json::Value>> {
+    let providers: Vec<serde_json::Value> = match s.identity.hosted_ui(&s, DEFAULT_TENANT).await {
+        Ok((_, ui)) => ui
+            .providers()
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": p,
+                    "start_url": format!("/login/oauth/{}", crate::ui::encode_query_value(p)),
+                })
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    Ok(Json(json!({ "providers": providers })))
+}
+
+/// Finishes a hosted-UI sign-in: checks `state` against the browser's cookie, trades the code
+/// (with the PKCE verifier) at the pool's token endpoint and answers the session like a
+/// password sign-in, plus `next`. The cookie is cleared whatever the outcome.
+async fn oauth_token(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<OAuthCallback>,
+) -> ApiResult<Response> {
+    if b.code.trim().is_empty() {
+        return Err(broker::Error::invalid("code", "the authorization code is empty").into());
+    }
+    let (cognito, ui) = s.identity.hosted_ui(&s, DEFAULT_TENANT).await?;
+    let clear = [(header::SET_COOKIE, ui.clear_cookie())];
+    let pending = match ui.pending(&headers, &b.state) {
+        Ok(p) => p,
+        Err(e) => return Ok((clear, e).into_response()),
+    };
+    let session = match ui.exchange(b.code.trim(), &pending.verifier).await {
+        Ok(tokens) => cognito.hosted_ui_session(&tokens, &pending.provider).await,
+        Err(e) => Err(e),
+    };
+    match session {
+        Ok(session) => {
+            let mut v = serde_json::to_value(session).unwrap_or_default();
+            v["next"] = json!(pending.next);
+            Ok((clear, Json(v)).into_response())
+        }
+        Err(e) => {
+            cognito
+                .hosted_ui_failed(&pending.provider, &e.to_string())
+                .await?;
+            Ok((clear, e).into_response())
+        }
+    }
 }
 
 async fn refresh(
@@ -215,6 +276,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/auth/confirm", post(confirm))
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/login/mfa", post(login_mfa))
+        .route("/api/v1/auth/oauth/providers", get(oauth_providers))
+        .route("/api/v1/auth/oauth/token", post(oauth_token))
         .route("/api/v1/auth/refresh", post(refresh))
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/auth/logout-all", post(logout_all))

@@ -24,6 +24,7 @@ use broker::identity::Provider;
 use broker::tenants::{Mode, DEFAULT_TENANT};
 use broker::{Broker, ConflictKind};
 
+use super::hosted_ui::{HostedUi, Tokens};
 use super::jwks::{Claims, Verifier};
 use super::{Caller, Confirmation, Enrolment, IdentityPort, Login, Session, SignUp};
 use crate::error::{ApiError, ApiResult};
@@ -64,6 +65,8 @@ pub struct CognitoIdentity {
     settings: CognitoSettings,
     verifier: Verifier,
     broker: Arc<Broker>,
+    /// The pool's hosted UI, when a domain is configured (OAuth sign-in).
+    hosted_ui: Option<HostedUi>,
 }
 
 fn sdk_error<E, R>(e: SdkError<E, R>) -> ApiError
@@ -119,7 +122,47 @@ impl CognitoIdentity {
             settings,
             verifier,
             broker,
+            hosted_ui: None,
         }
+    }
+
+    /// Offers OAuth sign-in through the pool's hosted UI.
+    pub fn with_hosted_ui(mut self, hosted_ui: Option<HostedUi>) -> Self {
+        self.hosted_ui = hosted_ui;
+        self
+    }
+
+    pub fn hosted_ui(&self) -> Option<&HostedUi> {
+        self.hosted_ui.as_ref()
+    }
+
+    /// The session of a hosted-UI sign-in: the pool's tokens from the code exchange, verified
+    /// like any other (the ID token gives the address of a first-time user).
+    pub async fn hosted_ui_session(&self, t: &Tokens, provider: &str) -> ApiResult<Session> {
+        let access = self.verifier.verify(&t.access_token).await?;
+        let user = match &t.id_token {
+            Some(id) => {
+                let claims = self.verifier.verify(id).await?;
+                if claims.sub != access.sub {
+                    return Err(ApiError::Unauthorized(
+                        "the ID and access tokens are of different users",
+                    ));
+                }
+                self.user_of(&claims, id).await?
+            }
+            None => self.user_of(&access, &t.access_token).await?,
+        };
+        let how = format!("cognito hosted UI ({provider})");
+        self.audit(&user.email, "auth.login", Some(&how)).await?;
+        Ok(Session {
+            access_token: t.access_token.clone(),
+            refresh_token: t.refresh_token.clone().unwrap_or_default(),
+            token_type: "Bearer",
+            expires_in: t
+                .expires_in
+                .unwrap_or_else(|| (access.exp - self.broker.clock.now_ms() / 1000).max(0)),
+            user,
+        })
     }
 
     pub fn issuer(&self) -> &str {
@@ -167,6 +210,23 @@ impl CognitoIdentity {
             .accounts
             .link_external(DEFAULT_TENANT, Provider::Cognito, &claims.sub, &email)
             .await?)
+    }
+
+    /// Audits a hosted-UI sign-in that did not finish (nobody known yet: the provider is
+    /// the actor).
+    pub async fn hosted_ui_failed(&self, provider: &str, reason: &str) -> ApiResult<()> {
+        let actor = format!("oauth:{provider}");
+        self.broker
+            .accounts
+            .audit_event(
+                Some(DEFAULT_TENANT),
+                &actor,
+                "auth.login_failed",
+                &actor,
+                Some(&format!("cognito hosted UI: {reason}")),
+            )
+            .await?;
+        Ok(())
     }
 
     async fn session(

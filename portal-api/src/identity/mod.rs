@@ -10,6 +10,7 @@
 //! (break-glass, so a POD switched to Cognito can still be administered).
 
 pub mod cognito;
+pub mod hosted_ui;
 pub mod jwks;
 pub mod local;
 
@@ -117,6 +118,29 @@ impl Identities {
                 ))),
             },
         }
+    }
+}
+
+impl Identities {
+    /// The Cognito pool and its hosted UI, when the tenant signs in through Cognito and a
+    /// hosted-UI domain is configured (OAuth sign-in with Google, GitHub, …).
+    pub async fn hosted_ui(
+        &self,
+        s: &AppState,
+        tenant_id: &str,
+    ) -> ApiResult<(&cognito::CognitoIdentity, &hosted_ui::HostedUi)> {
+        if s.broker.identity_provider(tenant_id).await? != Provider::Cognito {
+            return Err(ApiError::OAuthUnavailable(
+                "this POD signs in with local accounts (identity.provider is local)",
+            ));
+        }
+        let c = self.cognito.as_ref().ok_or(ApiError::OAuthUnavailable(
+            "no Cognito user pool is configured",
+        ))?;
+        let ui = c.hosted_ui().ok_or(ApiError::OAuthUnavailable(
+            "no hosted-UI domain is configured (GPUBROKER_COGNITO_DOMAIN)",
+        ))?;
+        Ok((c, ui))
     }
 }
 

@@ -24,6 +24,7 @@ pub const TOPUP_HTML: &str = include_str!("../../assets/topup.html");
 
 pub const VERIFY_EMAIL_HTML: &str = include_str!("../../assets/verify-email.html");
 pub const SECURITY_HTML: &str = include_str!("../../assets/security.html");
+pub const OAUTH_CALLBACK_HTML: &str = include_str!("../../assets/oauth-callback.html");
 
 /// Files served under `/assets/`: (name, content type, body).
 const FILES: [(&str, &str, &str); 15] = [
@@ -150,6 +151,7 @@ mod tests {
             TOPUP_HTML,
             VERIFY_EMAIL_HTML,
             SECURITY_HTML,
+            OAUTH_CALLBACK_HTML,
         ] {
             assert!(!html.contains("<script"), "inline script in {html}");
             assert!(!html.contains("style="), "inline style in {html}");

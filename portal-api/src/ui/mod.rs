@@ -40,17 +40,7 @@ pub fn escape(s: &str) -> String {
 }
 
 /// Percent-encodes a query-string value (RFC 3986 unreserved characters pass through).
-pub fn encode_query_value(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use providers::http::percent_encode as encode_query_value;
 
 /// The mode shown in the badge of pages rendered before we know who is looking: the
 /// default tenant's. Signed-in users' pages correct it from `/api/v1/me`.
@@ -97,26 +87,92 @@ async fn shell(
     .into_response()
 }
 
-async fn login(State(s): State<Arc<AppState>>) -> Response {
-    shell(
-        &s,
-        "Log in",
-        Nav::Login,
-        "auth.js",
-        assets::LOGIN_HTML.to_string(),
+/// "Continue with …" links for the hosted UI's providers, when the POD signs in through a
+/// Cognito pool with a hosted-UI domain; nothing otherwise.
+async fn oauth_buttons(s: &AppState) -> String {
+    let Ok((_, ui)) = s.identity.hosted_ui(s, DEFAULT_TENANT).await else {
+        return String::new();
+    };
+    if ui.providers().is_empty() {
+        return String::new();
+    }
+    let links: String = ui
+        .providers()
+        .iter()
+        .map(|p| {
+            format!(
+                "  <a class=\"button block oauth-button\" id=\"oauth-{}\" href=\"/login/oauth/{}\">Continue with {}</a>\n",
+                escape(&p.to_ascii_lowercase()),
+                encode_query_value(p),
+                escape(p)
+            )
+        })
+        .collect();
+    format!(
+        "<div class=\"oauth\" id=\"oauth-providers\">\n{links}  <p class=\"muted center\">or with your email</p>\n</div>\n"
     )
-    .await
+}
+
+async fn login(State(s): State<Arc<AppState>>) -> Response {
+    let body = assets::LOGIN_HTML.replace("{{oauth}}", &oauth_buttons(&s).await);
+    shell(&s, "Log in", Nav::Login, "auth.js", body).await
 }
 
 async fn register(State(s): State<Arc<AppState>>) -> Response {
-    shell(
+    let body = assets::REGISTER_HTML.replace("{{oauth}}", &oauth_buttons(&s).await);
+    shell(&s, "Create an account", Nav::Register, "auth.js", body).await
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct OAuthStart {
+    next: Option<String>,
+}
+
+/// Starts a hosted-UI sign-in: 302 to the pool's `/oauth2/authorize` with a state cookie.
+async fn oauth_start(
+    State(s): State<Arc<AppState>>,
+    axum::extract::Path(provider): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<OAuthStart>,
+) -> Response {
+    let start = match s.identity.hosted_ui(&s, DEFAULT_TENANT).await {
+        Ok((_, ui)) => ui.start(&provider, q.next.as_deref()),
+        Err(e) => Err(e),
+    };
+    match start {
+        Ok(st) => (
+            axum::http::StatusCode::FOUND,
+            [
+                (axum::http::header::LOCATION, st.location),
+                (axum::http::header::SET_COOKIE, st.set_cookie),
+                (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+            ],
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Where the hosted UI sends the browser back: the page finishes the sign-in through the API.
+async fn oauth_callback(State(s): State<Arc<AppState>>) -> Response {
+    let mut r = shell(
         &s,
-        "Create an account",
-        Nav::Register,
+        "Signing you in",
+        Nav::Login,
         "auth.js",
-        assets::REGISTER_HTML.to_string(),
+        assets::OAUTH_CALLBACK_HTML.to_string(),
     )
-    .await
+    .await;
+    // The code and state are in the URL: keep them out of caches and Referer headers.
+    let h = r.headers_mut();
+    h.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    h.insert(
+        axum::http::header::REFERRER_POLICY,
+        axum::http::HeaderValue::from_static("no-referrer"),
+    );
+    r
 }
 
 async fn verify_email(State(s): State<Arc<AppState>>) -> Response {
@@ -283,6 +339,8 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(landing))
         .route("/login", get(login))
+        .route("/login/oauth/{provider}", get(oauth_start))
+        .route("/login/callback", get(oauth_callback))
         .route("/register", get(register))
         .route("/verify-email", get(verify_email))
         .route("/security", get(security))
