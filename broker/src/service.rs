@@ -102,6 +102,7 @@ impl Broker {
             Arc::clone(&clock),
             params.clone(),
             ledger.clone(),
+            &cfg.base_url,
             cfg.payments.clone(),
         )
         .await?;

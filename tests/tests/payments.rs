@@ -797,3 +797,149 @@ async fn a_sandbox_refund_goes_through_the_sandbox_gateway_against_the_paid_top_
     assert_eq!(app.available(&me).await.unwrap(), STARTER + 1_500);
     app.stop().await;
 }
+
+/// The mails of `kind` to `to`, as the admin outbox lists them (newest first).
+async fn mails(app: &App, admin: &str, to: &str, kind: &str) -> Vec<Value> {
+    let r = app
+        .get(&format!("/api/v1/admin/outbox?to={to}"), Some(admin))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+fn failed_pi(id: &str, amount: i64, charge: &str) -> Value {
+    json!({"id": id, "object": "payment_intent", "amount": amount, "amount_received": 0,
+           "currency": "usd", "status": "requires_payment_method", "latest_charge": charge,
+           "last_payment_error": {"type": "card_error", "code": "card_declined",
+                                  "decline_code": "insufficient_funds", "charge": charge,
+                                  "message": "Your card has insufficient funds."},
+           "metadata": {}})
+}
+
+fn failed_charge(id: &str, intent: &str, amount: i64) -> Value {
+    json!({"id": id, "object": "charge", "payment_intent": intent, "amount": amount,
+           "currency": "usd", "paid": false, "captured": false, "status": "failed",
+           "failure_code": "card_declined", "failure_message": "Your card has insufficient funds."})
+}
+
+#[tokio::test]
+async fn a_failed_top_up_attempt_is_mailed_once_whatever_events_and_replays_carry_it() {
+    let app = sandbox_app().await;
+    let admin = app.admin_token().await.unwrap();
+    let me = app.register("topfail@e2e.test").await.unwrap();
+    let pi = topup(&app, &me, 1_200, "topfail").await;
+    let id = pi["id"].as_str().unwrap();
+
+    // One declined attempt (charge ch_a1) arrives as both Stripe events, each delivered
+    // three times.
+    let attempt = [
+        stripe_event(
+            "evt_tf_pi1",
+            "payment_intent.payment_failed",
+            failed_pi(id, 1_200, "ch_a1"),
+        ),
+        stripe_event(
+            "evt_tf_ch1",
+            "charge.failed",
+            failed_charge("ch_a1", id, 1_200),
+        ),
+    ];
+    for _ in 0..3 {
+        for body in &attempt {
+            let r = app.signed_webhook(SECRET, body).await.unwrap();
+            assert_eq!(r.status, 200, "{}", r.body);
+        }
+    }
+    let sent = mails(&app, &admin, "topfail@e2e.test", "topup_failed").await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let text = sent[0]["body_text"].as_str().unwrap();
+    for needle in ["12.00 USD", id, "insufficient funds", "/billing"] {
+        assert!(text.contains(needle), "{needle} missing: {text}");
+    }
+    // The failure is shown with the balance; nothing was credited.
+    let b = app.get("/api/v1/billing", Some(&me)).await.unwrap();
+    assert_eq!(
+        b.body["last_payment_failure"]["intent_id"], id,
+        "{}",
+        b.body
+    );
+    assert!(
+        b.body["last_payment_failure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("insufficient funds"),
+        "{}",
+        b.body
+    );
+    assert_eq!(app.available(&me).await.unwrap(), STARTER);
+
+    // The user tries the same intent again and that attempt (another charge) fails too: one
+    // more mail.
+    let second = stripe_event(
+        "evt_tf_pi2",
+        "payment_intent.payment_failed",
+        failed_pi(id, 1_200, "ch_a2"),
+    );
+    for _ in 0..2 {
+        app.signed_webhook(SECRET, &second).await.unwrap();
+    }
+    assert_eq!(
+        mails(&app, &admin, "topfail@e2e.test", "topup_failed")
+            .await
+            .len(),
+        2
+    );
+
+    // A sandbox decline (no charge: the attempt is named by its event) mails too; the
+    // policy switch turns these mails off for one user.
+    let d = app
+        .post(
+            &format!("/api/v1/billing/sandbox/intents/{id}/confirm"),
+            Some(&me),
+            json!({"card": "4000000000000002"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.body["status"], "processed", "{}", d.body);
+    assert_eq!(
+        mails(&app, &admin, "topfail@e2e.test", "topup_failed")
+            .await
+            .len(),
+        3
+    );
+    let user = app.get("/api/v1/me", Some(&me)).await.unwrap().body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.set_param_ok(
+        &admin,
+        "notification.payment_failed_enabled",
+        json!({"value": false, "scope": "user", "scope_id": user}),
+    )
+    .await
+    .unwrap();
+    app.signed_webhook(
+        SECRET,
+        &stripe_event(
+            "evt_tf_pi3",
+            "payment_intent.payment_failed",
+            failed_pi(id, 1_200, "ch_a3"),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        mails(&app, &admin, "topfail@e2e.test", "topup_failed")
+            .await
+            .len(),
+        3
+    );
+    app.stop().await;
+}

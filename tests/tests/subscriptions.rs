@@ -362,6 +362,144 @@ async fn stripe_shaped_subscription_events_apply_once_in_created_order_and_a_fai
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_failed_renewal_is_mailed_once_per_invoice_and_shown_in_billing_until_paid() {
+    let app = sandbox_app().await;
+    let admin = app.admin_token().await.unwrap();
+    let me = app.register("renewal@e2e.test").await.unwrap();
+    let id = user_id(&app, &me).await;
+    let t = unix_now_secs();
+    let Resp { status, .. } = app
+        .signed_webhook(
+            SECRET,
+            &sub_event(
+                "evt_r1",
+                "customer.subscription.created",
+                t,
+                "sub_r1",
+                &id,
+                "active",
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+
+    // Invoice in_r1 fails: Stripe's first attempt and two Smart Retries (three events),
+    // each delivered twice, and the subscription goes past_due.
+    for attempt in ["evt_rf_1", "evt_rf_2", "evt_rf_3"] {
+        let body = invoice_event(attempt, "invoice.payment_failed", "in_r1", "sub_r1", false);
+        for _ in 0..2 {
+            let Resp {
+                status, body: out, ..
+            } = app.signed_webhook(SECRET, &body).await.unwrap();
+            assert_eq!(status, 200, "{out}");
+        }
+    }
+    let Resp { status, .. } = app
+        .signed_webhook(
+            SECRET,
+            &sub_event(
+                "evt_r2",
+                "customer.subscription.updated",
+                t + 10,
+                "sub_r1",
+                &id,
+                "past_due",
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let failed = app
+        .delivered_mail(&admin, "renewal@e2e.test", "renewal_failed")
+        .await
+        .unwrap();
+    let text = failed["body_text"].as_str().unwrap();
+    for needle in [
+        "PRO",
+        "29.00 USD",
+        "INV-0001",
+        "the payment of your subscription's invoice failed",
+        "Smart Retries",
+        "/billing",
+        "https://invoice.test/1",
+    ] {
+        assert!(text.contains(needle), "{needle} missing: {text}");
+    }
+    let kinds = app.outbox_kinds(&admin, "renewal@e2e.test").await.unwrap();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "renewal_failed").count(),
+        1,
+        "{kinds:?}"
+    );
+
+    // GET /billing shows the failure: past_due, the invoice, the message, the next attempt.
+    let billing = app.get("/api/v1/billing", Some(&me)).await.unwrap();
+    let sub = &billing.body["subscription"];
+    assert_eq!(sub["status"], "past_due", "{}", billing.body);
+    assert_eq!(sub["last_failure"]["invoice_id"], "in_r1", "{sub}");
+    assert!(
+        sub["last_failure"]["next_attempt"].as_i64() > Some(t),
+        "{sub}"
+    );
+    assert!(sub["last_failure"]["message"].as_str().is_some(), "{sub}");
+    assert_eq!(current_plan(&app, &me).await, "pro");
+
+    // Paid at a retry: the failure is cleared. A later invoice that fails is mailed again.
+    let Resp { status, .. } = app
+        .signed_webhook(
+            SECRET,
+            &invoice_event("evt_rp", "invoice.paid", "in_r1", "sub_r1", true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let billing = app.get("/api/v1/billing", Some(&me)).await.unwrap();
+    assert!(
+        billing.body["subscription"]["last_failure"].is_null(),
+        "{}",
+        billing.body
+    );
+    // A failure of before the payment, redelivered late (after an outage), is stale: it is
+    // neither shown nor mailed.
+    let stale = stripe_event_at(
+        "evt_rf_0",
+        "invoice.payment_failed",
+        t - 100,
+        invoice_object("in_r0", "sub_r1", false),
+    );
+    let Resp { body: out, .. } = app.signed_webhook(SECRET, &stale).await.unwrap();
+    assert_eq!(out["status"], "ignored", "{out}");
+    let billing = app.get("/api/v1/billing", Some(&me)).await.unwrap();
+    assert!(
+        billing.body["subscription"]["last_failure"].is_null(),
+        "{}",
+        billing.body
+    );
+    let Resp { status, .. } = app
+        .signed_webhook(
+            SECRET,
+            &invoice_event(
+                "evt_rf_next",
+                "invoice.payment_failed",
+                "in_r2",
+                "sub_r1",
+                false,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let kinds = app.outbox_kinds(&admin, "renewal@e2e.test").await.unwrap();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "renewal_failed").count(),
+        2,
+        "{kinds:?}"
+    );
+    app.stop().await;
+}
+
 // ---- Stripe (localstripe) -------------------------------------------------------------
 
 #[tokio::test]

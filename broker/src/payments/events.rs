@@ -39,6 +39,10 @@ pub enum Effect {
         intent_id: String,
         code: Option<String>,
         message: String,
+        /// Names the attempt: the failed charge's id when the event carries one (so
+        /// `payment_intent.payment_failed` and `charge.failed` of one attempt agree), else
+        /// the event id (a failure before any charge has no `charge.failed` twin).
+        attempt: String,
     },
     Canceled {
         intent_id: String,
@@ -118,7 +122,12 @@ pub struct InvoiceFacts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InvoiceOutcome {
     Paid,
-    PaymentFailed { message: String },
+    PaymentFailed {
+        message: String,
+        /// When Stripe tries again (the invoice's `next_payment_attempt`, unix seconds);
+        /// none when no retry is scheduled.
+        next_attempt: Option<i64>,
+    },
 }
 
 fn i(v: &Value, ptr: &str) -> Option<i64> {
@@ -163,6 +172,13 @@ fn invoice_facts(obj: &Value, outcome: InvoiceOutcome) -> Option<InvoiceFacts> {
         url: s(obj, "hosted_invoice_url"),
         outcome,
     })
+}
+
+/// The charge a failed PaymentIntent attempt made, if any.
+fn failed_charge(obj: &Value) -> Option<String> {
+    p(obj, "/last_payment_error/charge")
+        .or_else(|| s(obj, "latest_charge"))
+        .or_else(|| p(obj, "/latest_charge/id"))
 }
 
 /// What `event` asks of us.
@@ -213,6 +229,7 @@ pub fn classify(event: &WireEvent) -> Effect {
                     intent_id,
                     code,
                     message,
+                    attempt: failed_charge(obj).unwrap_or_else(|| event.id.clone()),
                 }
             }
             None => Effect::Malformed("a payment_intent without id"),
@@ -224,6 +241,7 @@ pub fn classify(event: &WireEvent) -> Effect {
                     intent_id,
                     code,
                     message,
+                    attempt: s(obj, "id").unwrap_or_else(|| event.id.clone()),
                 }
             }
             None => Effect::Ignore("a charge without a payment intent"),
@@ -268,8 +286,16 @@ pub fn classify(event: &WireEvent) -> Effect {
         ("invoice.payment_failed", "invoice") => {
             let message = p(obj, "/last_finalization_error/message")
                 .or_else(|| p(obj, "/charge/failure_message"))
+                .or_else(|| p(obj, "/payment_intent/last_payment_error/message"))
                 .unwrap_or_else(|| "the payment of your subscription's invoice failed".into());
-            match invoice_facts(obj, InvoiceOutcome::PaymentFailed { message }) {
+            let next_attempt = i(obj, "/next_payment_attempt");
+            match invoice_facts(
+                obj,
+                InvoiceOutcome::PaymentFailed {
+                    message,
+                    next_attempt,
+                },
+            ) {
                 Some(f) => Effect::Invoice(f),
                 None => Effect::Malformed("an invoice without id, amount or currency"),
             }
@@ -390,9 +416,50 @@ mod tests {
             Effect::Failed {
                 intent_id: "pi_1".into(),
                 code: Some("insufficient_funds".into()),
-                message: "Your card has insufficient funds.".into()
+                message: "Your card has insufficient funds.".into(),
+                attempt: "evt_1".into(),
             }
         );
+    }
+
+    #[test]
+    fn both_events_of_one_failed_attempt_name_the_same_charge() {
+        let pi = classify(&ev(
+            "payment_intent.payment_failed",
+            json!({"object": "payment_intent", "id": "pi_1", "latest_charge": "ch_9",
+                   "last_payment_error": {"code": "card_declined", "charge": "ch_9", "message": "Declined."}}),
+        ));
+        let ch = classify(&ev(
+            "charge.failed",
+            json!({"object": "charge", "id": "ch_9", "payment_intent": "pi_1",
+                   "failure_code": "card_declined", "failure_message": "Declined."}),
+        ));
+        let attempt = |e: &Effect| match e {
+            Effect::Failed { attempt, .. } => attempt.clone(),
+            other => panic!("not a failure: {other:?}"),
+        };
+        assert_eq!(attempt(&pi), "ch_9");
+        assert_eq!(attempt(&ch), "ch_9");
+    }
+
+    #[test]
+    fn a_failed_invoice_carries_stripes_next_attempt() {
+        let e = classify(&ev(
+            "invoice.payment_failed",
+            json!({"object": "invoice", "id": "in_1", "subscription": "sub_1", "amount_due": 2900,
+                   "currency": "usd", "next_payment_attempt": 1_800_000_000}),
+        ));
+        let Effect::Invoice(f) = e else {
+            panic!("not an invoice: {e:?}")
+        };
+        assert_eq!(f.amount_minor, 2900);
+        assert!(matches!(
+            f.outcome,
+            InvoiceOutcome::PaymentFailed {
+                next_attempt: Some(1_800_000_000),
+                ..
+            }
+        ));
     }
 
     #[test]
