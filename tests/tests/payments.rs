@@ -943,3 +943,285 @@ async fn a_failed_top_up_attempt_is_mailed_once_whatever_events_and_replays_carr
     );
     app.stop().await;
 }
+
+/// The gateway refunds a refund request made, as recorded: (id, amount, status, the
+/// ledger transaction that reversed it).
+async fn refund_rows(app: &App, key: &str) -> Vec<(String, i64, String, Option<String>)> {
+    sqlx::query_as(
+        "SELECT id, amount_minor, status, reversal_transaction_id FROM payment_refunds \
+         WHERE request_key = $1 ORDER BY created_at, id",
+    )
+    .bind(key)
+    .fetch_all(&app.server.state.broker.db.pool)
+    .await
+    .unwrap()
+}
+
+/// Stripe answered the refund `pending` (as it does for many live refunds; the sandbox
+/// gateway answers `succeeded`): the state a later `failed` event finds.
+async fn left_pending_by_stripe(app: &App, refund_id: &str) {
+    sqlx::query("UPDATE payment_refunds SET status = 'pending' WHERE id = $1")
+        .bind(refund_id)
+        .execute(&app.server.state.broker.db.pool)
+        .await
+        .unwrap();
+}
+
+fn refund_object(id: &str, amount: i64, status: &str) -> Value {
+    json!({"id": id, "object": "refund", "amount": amount, "currency": "usd", "status": status,
+           "payment_intent": "pi_x", "charge": "ch_x",
+           "failure_reason": if status == "failed" { json!("expired_or_canceled_card") } else { Value::Null }})
+}
+
+async fn reversals(app: &App) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM ledger_transactions WHERE idempotency_key LIKE 'refund-reversal:%'",
+    )
+    .fetch_one(&app.server.state.broker.db.pool)
+    .await
+    .unwrap();
+    n
+}
+
+/// A paid sandbox top-up of `amount` for a new user; returns their token.
+async fn paid_user(app: &App, email: &str, amount: i64) -> String {
+    let me = app.register(email).await.unwrap();
+    let pi = topup(app, &me, amount, &format!("{email}-topup")).await;
+    let c = app
+        .post(
+            &format!(
+                "/api/v1/billing/sandbox/intents/{}/confirm",
+                pi["id"].as_str().unwrap()
+            ),
+            Some(&me),
+            json!({}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.body["status"], "processed", "{}", c.body);
+    assert_eq!(app.available(&me).await.unwrap(), STARTER + amount);
+    me
+}
+
+#[tokio::test]
+async fn a_refund_stripe_later_fails_or_cancels_gives_the_credit_back_once_whatever_event_carries_it(
+) {
+    let app = sandbox_app().await;
+    let admin = app.admin_token().await.unwrap();
+    let me = paid_user(&app, "refail@e2e.test", 2_500).await;
+    for (key, amount) in [("rf-1", 1_000), ("rf-2", 500), ("rf-3", 300), ("rf-4", 300)] {
+        let (status, body) = refund(&app, &me, amount, key).await;
+        assert_eq!(status, 201, "{key}: {body}");
+    }
+    assert_eq!(app.available(&me).await.unwrap(), STARTER + 400);
+    let id_of = |rows: Vec<(String, i64, String, Option<String>)>| rows[0].0.clone();
+    let (r1, r2, r3, r4) = (
+        id_of(refund_rows(&app, "rf-1").await),
+        id_of(refund_rows(&app, "rf-2").await),
+        id_of(refund_rows(&app, "rf-3").await),
+        id_of(refund_rows(&app, "rf-4").await),
+    );
+    for r in [&r2, &r3, &r4] {
+        left_pending_by_stripe(&app, r).await;
+    }
+
+    // rf-2: pending → succeeded changes nothing in the ledger.
+    let ok = app
+        .signed_webhook(
+            SECRET,
+            &stripe_event(
+                "evt_rf2_ok",
+                "refund.updated",
+                refund_object(&r2, 500, "succeeded"),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok.body["status"], "processed", "{}", ok.body);
+    assert!(ok.body["credited_transaction_id"].is_null(), "{}", ok.body);
+    assert_eq!(refund_rows(&app, "rf-2").await[0].2, "succeeded");
+    assert_eq!(app.available(&me).await.unwrap(), STARTER + 400);
+
+    // rf-3: pending → failed, told by all three event types, each delivered twice: one
+    // correction. A later "succeeded" changes nothing.
+    let failed = [
+        stripe_event(
+            "evt_rf3_a",
+            "refund.failed",
+            refund_object(&r3, 300, "failed"),
+        ),
+        stripe_event(
+            "evt_rf3_b",
+            "refund.updated",
+            refund_object(&r3, 300, "failed"),
+        ),
+        stripe_event(
+            "evt_rf3_c",
+            "charge.refund.updated",
+            refund_object(&r3, 300, "failed"),
+        ),
+        stripe_event(
+            "evt_rf3_d",
+            "refund.updated",
+            refund_object(&r3, 300, "succeeded"),
+        ),
+    ];
+    let mut credited = Vec::new();
+    for _ in 0..2 {
+        for body in &failed {
+            let r = app.signed_webhook(SECRET, body).await.unwrap();
+            assert_eq!(r.status, 200, "{}", r.body);
+            if let Some(t) = r.body["credited_transaction_id"].as_str() {
+                credited.push(t.to_string());
+            }
+        }
+    }
+    assert_eq!(credited.len(), 1, "{credited:?}");
+    let rows = refund_rows(&app, "rf-3").await;
+    assert_eq!(rows[0].2, "failed");
+    assert_eq!(rows[0].3.as_deref(), Some(credited[0].as_str()));
+    assert_eq!(app.available(&me).await.unwrap(), STARTER + 700);
+
+    // rf-4: pending → canceled gives the credit back too.
+    let c = app
+        .signed_webhook(
+            SECRET,
+            &stripe_event(
+                "evt_rf4",
+                "refund.updated",
+                refund_object(&r4, 300, "canceled"),
+            ),
+        )
+        .await
+        .unwrap();
+    assert!(c.body["credited_transaction_id"].is_string(), "{}", c.body);
+    assert_eq!(app.available(&me).await.unwrap(), STARTER + 1_000);
+
+    // rf-1: Stripe reported it succeeded, then failed (test card 4000000000005126's
+    // behaviour, via charge.refund.updated): corrected as well.
+    let late = app
+        .signed_webhook(
+            SECRET,
+            &stripe_event(
+                "evt_rf1",
+                "charge.refund.updated",
+                refund_object(&r1, 1_000, "failed"),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(late.body["status"], "processed", "{}", late.body);
+    assert_eq!(app.available(&me).await.unwrap(), STARTER + 2_000);
+
+    // An event whose amount is not the refund's is rejected and flagged, and moves nothing;
+    // a refund gpubroker did not make is ignored.
+    let odd = app
+        .signed_webhook(
+            SECRET,
+            &stripe_event(
+                "evt_rf2_odd",
+                "refund.failed",
+                refund_object(&r2, 499, "failed"),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(odd.body["status"], "rejected", "{}", odd.body);
+    let foreign = app
+        .signed_webhook(
+            SECRET,
+            &stripe_event(
+                "evt_rf_x",
+                "refund.failed",
+                refund_object("re_other", 5, "failed"),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(foreign.body["status"], "ignored", "{}", foreign.body);
+    assert_eq!(refund_rows(&app, "rf-2").await[0].2, "succeeded");
+    assert_eq!(events(&app, &admin, "flagged=true").await.len(), 1);
+
+    // Three corrections in all, each one balanced double entry; the balance is the sum of
+    // the entries; each refund's trail names the failure and the reversal once.
+    assert_eq!(reversals(&app).await, 3);
+    let b = &app.server.state.broker;
+    gpubroker_e2e::assert_books_balance(&b.db, &b.ledger).await;
+    assert_eq!(app.available(&me).await.unwrap(), STARTER + 2_000);
+    let trail = app
+        .audit_actions(&admin, &format!("refund:{r3}"), 10)
+        .await
+        .unwrap();
+    assert_eq!(trail, ["refund.reversed", "refund.failed"], "{trail:?}");
+    let trail = app
+        .audit_actions(&admin, &format!("refund:{r4}"), 10)
+        .await
+        .unwrap();
+    assert_eq!(trail, ["refund.reversed", "refund.canceled"], "{trail:?}");
+    // The user's ledger shows the refund and the credit given back.
+    let ledger = app.get("/api/v1/billing/ledger", Some(&me)).await.unwrap();
+    let back: Vec<&Value> = ledger.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["kind"] == "refund" && l["amount_minor"].as_i64() > Some(0))
+        .collect();
+    assert_eq!(back.len(), 3, "{}", ledger.body);
+    assert!(
+        back.iter().any(|l| l["reference"] == r3.as_str()),
+        "{back:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refund_that_fails_before_its_request_posts_is_corrected_when_the_request_posts() {
+    let app = sandbox_app().await;
+    let me = paid_user(&app, "refail-early@e2e.test", 2_500).await;
+    let b = std::sync::Arc::clone(&app.server.state.broker);
+    let uid = app.get("/api/v1/me", Some(&me)).await.unwrap().body["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let user = b.accounts.by_id(&uid).await.unwrap();
+
+    // The gateway part of a refund request is done, and its failure arrives before the
+    // request posts to the ledger (the window between the two in `Broker::refund`).
+    b.payments.refund_topups(&user, 700, "early").await.unwrap();
+    let rows = refund_rows(&app, "early").await;
+    assert_eq!(rows.len(), 1);
+    let out = app
+        .signed_webhook(
+            SECRET,
+            &stripe_event(
+                "evt_early",
+                "refund.failed",
+                refund_object(&rows[0].0, 700, "failed"),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.body["status"], "processed", "{}", out.body);
+    assert!(
+        out.body["credited_transaction_id"].is_null(),
+        "{}",
+        out.body
+    );
+    assert_eq!(app.available(&me).await.unwrap(), STARTER + 2_500);
+
+    // The request posts and corrects at once: the credit is where it was.
+    let posted = b.refund(&user, 700, "early").await.unwrap();
+    assert!(!posted.replayed);
+    let rows = refund_rows(&app, "early").await;
+    assert_eq!(rows[0].2, "failed");
+    assert!(rows[0].3.is_some(), "{rows:?}");
+    assert_eq!(app.available(&me).await.unwrap(), STARTER + 2_500);
+    // Replaying the request refunds nothing again at the gateway and posts nothing new.
+    let (status, again) = refund(&app, &me, 700, "early").await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(refund_rows(&app, "early").await.len(), 1);
+    assert_eq!(reversals(&app).await, 1);
+    assert_eq!(app.available(&me).await.unwrap(), STARTER + 2_500);
+    gpubroker_e2e::assert_books_balance(&b.db, &b.ledger).await;
+    app.stop().await;
+}

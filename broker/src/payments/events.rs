@@ -61,6 +61,9 @@ pub enum Effect {
     Subscription(SubscriptionFacts),
     /// An invoice (of a subscription) was paid or its payment failed.
     Invoice(InvoiceFacts),
+    /// A refund's status changed (`refund.updated`, `refund.failed`,
+    /// `charge.refund.updated`: each carries the refund object).
+    Refund(RefundFacts),
     /// Nothing to do (the reason is kept with the event).
     Ignore(&'static str),
     /// The event is of a known type but its object lacks what we need.
@@ -130,6 +133,20 @@ pub enum InvoiceOutcome {
     },
 }
 
+/// What a refund event says about the refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundFacts {
+    pub refund_id: String,
+    /// Stripe's status word (`pending`, `requires_action`, `succeeded`, `failed`,
+    /// `canceled`).
+    pub status: String,
+    pub amount_minor: Option<i64>,
+    pub currency: Option<String>,
+    /// Why it failed, when Stripe says (`expired_or_canceled_card`, `lost_or_stolen_card`,
+    /// `declined`, `unknown`, …).
+    pub failure_reason: Option<String>,
+}
+
 fn i(v: &Value, ptr: &str) -> Option<i64> {
     v.pointer(ptr).and_then(Value::as_i64)
 }
@@ -171,6 +188,16 @@ fn invoice_facts(obj: &Value, outcome: InvoiceOutcome) -> Option<InvoiceFacts> {
         period_end: i(obj, "/lines/data/0/period/end").or_else(|| i(obj, "/period_end")),
         url: s(obj, "hosted_invoice_url"),
         outcome,
+    })
+}
+
+fn refund_facts(obj: &Value) -> Option<RefundFacts> {
+    Some(RefundFacts {
+        refund_id: s(obj, "id")?,
+        status: s(obj, "status")?,
+        amount_minor: i(obj, "/amount"),
+        currency: s(obj, "currency"),
+        failure_reason: s(obj, "failure_reason"),
     })
 }
 
@@ -300,6 +327,12 @@ pub fn classify(event: &WireEvent) -> Effect {
                 None => Effect::Malformed("an invoice without id, amount or currency"),
             }
         }
+        ("refund.updated" | "refund.failed" | "charge.refund.updated", "refund") => {
+            match refund_facts(obj) {
+                Some(f) => Effect::Refund(f),
+                None => Effect::Malformed("a refund without id or status"),
+            }
+        }
         (
             "payment_intent.created"
             | "payment_intent.processing"
@@ -312,6 +345,9 @@ pub fn classify(event: &WireEvent) -> Effect {
             | "customer.updated",
             _,
         ) => Effect::Ignore("informational: the intent we created is the record"),
+        ("refund.created" | "charge.refunded", _) => {
+            Effect::Ignore("informational: the refund we recorded is the record")
+        }
         _ => Effect::Ignore("an event type gpubroker does not act on"),
     }
 }
@@ -372,6 +408,73 @@ impl IntentStatus {
             (S::Open | S::Failed, E::Succeeded) => Ok(S::Succeeded),
             (S::Open | S::Failed, E::Failed) => Ok(S::Failed),
             (S::Open | S::Failed, E::Canceled) => Ok(S::Canceled),
+        }
+    }
+}
+
+/// A refund's status as we keep it (Stripe's `requires_action` folds into `pending`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    /// Accepted by the gateway, not settled yet. Posted to the ledger already.
+    Pending,
+    /// The money went back. Posted to the ledger already.
+    Succeeded,
+    /// The money did not go back (e.g. the card was closed); Stripe keeps it. Terminal.
+    Failed,
+    /// Canceled before it went through. Terminal.
+    Canceled,
+}
+
+/// What a status reported by the gateway does to a refund we recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundChange {
+    /// Only the status moves (`pending` → `succeeded`); the ledger already has the refund.
+    Settle(RefundStatus),
+    /// The refund did not happen (`failed` or `canceled`): the status moves and the credit
+    /// the ledger took for it goes back to the user.
+    Reverse(RefundStatus),
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Pending => "pending",
+            RefundStatus::Succeeded => "succeeded",
+            RefundStatus::Failed => "failed",
+            RefundStatus::Canceled => "canceled",
+        }
+    }
+
+    /// Our status, or Stripe's word for it (`requires_action` is still `pending`).
+    pub fn parse(s: &str) -> Option<RefundStatus> {
+        match s {
+            "pending" | "requires_action" => Some(RefundStatus::Pending),
+            "succeeded" => Some(RefundStatus::Succeeded),
+            "failed" => Some(RefundStatus::Failed),
+            "canceled" => Some(RefundStatus::Canceled),
+            _ => None,
+        }
+    }
+
+    /// What the reported status changes, or why it changes nothing. `failed` and
+    /// `canceled` are terminal, so a repeat (or a late `succeeded`) after the reversal is
+    /// ignored; a `failed` after `succeeded` still reverses (the money did not reach the
+    /// card after all).
+    pub fn apply(self, reported: RefundStatus) -> Result<RefundChange, &'static str> {
+        use RefundStatus as S;
+        match (self, reported) {
+            (S::Failed | S::Canceled, _) => {
+                Err("the refund failed or was canceled already; its credit was given back")
+            }
+            (S::Pending, S::Pending) | (S::Succeeded, S::Succeeded) => {
+                Err("the refund is in that status already")
+            }
+            (S::Succeeded, S::Pending) => Err("the refund succeeded already; a late event"),
+            (S::Pending, S::Succeeded) => Ok(RefundChange::Settle(S::Succeeded)),
+            (S::Pending | S::Succeeded, S::Failed | S::Canceled) => {
+                Ok(RefundChange::Reverse(reported))
+            }
         }
     }
 }
@@ -460,6 +563,60 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn every_refund_event_carrying_a_refund_object_reads_the_same_facts() {
+        let object = json!({"object": "refund", "id": "re_1", "amount": 800, "currency": "usd",
+                            "status": "failed", "failure_reason": "expired_or_canceled_card",
+                            "payment_intent": "pi_1"});
+        let want = Effect::Refund(RefundFacts {
+            refund_id: "re_1".into(),
+            status: "failed".into(),
+            amount_minor: Some(800),
+            currency: Some("usd".into()),
+            failure_reason: Some("expired_or_canceled_card".into()),
+        });
+        for kind in ["refund.updated", "refund.failed", "charge.refund.updated"] {
+            assert_eq!(classify(&ev(kind, object.clone())), want, "{kind}");
+        }
+        assert!(matches!(
+            classify(&ev(
+                "refund.failed",
+                json!({"object": "refund", "id": "re_1"})
+            )),
+            Effect::Malformed(_)
+        ));
+        assert!(matches!(
+            classify(&ev("refund.created", object)),
+            Effect::Ignore(_)
+        ));
+    }
+
+    #[test]
+    fn only_a_failure_or_cancellation_reverses_a_refund_and_only_once() {
+        use RefundChange as C;
+        use RefundStatus as S;
+        assert_eq!(S::Pending.apply(S::Succeeded), Ok(C::Settle(S::Succeeded)));
+        assert_eq!(S::Pending.apply(S::Failed), Ok(C::Reverse(S::Failed)));
+        assert_eq!(S::Pending.apply(S::Canceled), Ok(C::Reverse(S::Canceled)));
+        assert_eq!(S::Succeeded.apply(S::Failed), Ok(C::Reverse(S::Failed)));
+        assert!(S::Pending.apply(S::Pending).is_err());
+        assert!(S::Succeeded.apply(S::Succeeded).is_err());
+        assert!(S::Succeeded.apply(S::Pending).is_err());
+        for terminal in [S::Failed, S::Canceled] {
+            for reported in [S::Pending, S::Succeeded, S::Failed, S::Canceled] {
+                assert!(
+                    terminal.apply(reported).is_err(),
+                    "{terminal:?} {reported:?}"
+                );
+            }
+        }
+        assert_eq!(S::parse("requires_action"), Some(S::Pending));
+        for st in [S::Pending, S::Succeeded, S::Failed, S::Canceled] {
+            assert_eq!(S::parse(st.as_str()), Some(st));
+        }
+        assert_eq!(S::parse("refunded"), None);
     }
 
     #[test]

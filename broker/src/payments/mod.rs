@@ -41,8 +41,8 @@ use crate::tenants::{self, Mode, DEFAULT_TENANT};
 use crate::{Clock, ConflictKind, Db, Error, Result};
 
 pub use events::{
-    classify, Effect, IntentEvent, IntentStatus, InvoiceFacts, InvoiceOutcome, SubscriptionFacts,
-    WireEvent,
+    classify, Effect, IntentEvent, IntentStatus, InvoiceFacts, InvoiceOutcome, RefundChange,
+    RefundFacts, RefundStatus, SubscriptionFacts, WireEvent,
 };
 pub use gateway::{
     Gateway, GatewayError, GatewayKind, GatewayPrice, IntentRef, NewCustomer, NewPaymentIntent,
@@ -939,6 +939,7 @@ impl Payments {
             }
             Effect::Subscription(f) => self.apply_subscription(tx, now, event_at, f).await,
             Effect::Invoice(f) => self.apply_invoice(tx, now, event_at, f).await,
+            Effect::Refund(f) => self.apply_refund(tx, now, f).await,
         }
     }
 
