@@ -116,6 +116,7 @@ pub const THROTTLE_PER_MINUTE: &str = "auth.throttle_attempts_per_minute";
 pub const VERIFY_TTL: &str = "auth.email_verification_ttl_seconds";
 pub const MFA_TOKEN_TTL: &str = "auth.mfa_token_ttl_seconds";
 pub const MAIL_TRANSPORT: &str = "mail.transport";
+pub const PAYMENT_FAILED_ENABLED: &str = "notification.payment_failed_enabled";
 pub const REQUIRE_EMAIL_VERIFICATION: &str = "auth.require_email_verification";
 pub const PROVIDER_TIMEOUT_MS: &str = "providers.timeout_ms";
 pub const BREAKER_FAILURES: &str = "providers.breaker_failure_threshold";
@@ -164,6 +165,8 @@ static DEFS: &[Def] = &[
         description: "Warn by email when the credit will run out within the billing window (running deployments would then be released)." },
     Def { key: "notification.balance_restored_enabled", kind: Kind::Bool, default: "true", scopes: ALL_SCOPES,
         description: "Send an email when a top-up brings the account back to good standing." },
+    Def { key: PAYMENT_FAILED_ENABLED, kind: Kind::Bool, default: "true", scopes: ALL_SCOPES,
+        description: "Mail the user when a payment fails: a subscription renewal (once per invoice; Stripe retries it) or a top-up attempt (once per attempt)." },
     Def { key: CACHE_TTL, kind: Kind::Int { min: 1, max: 86_400 }, default: "60", scopes: SYSTEM_SCOPES,
         description: "How long a provider's offer listing is cached, seconds." },
     Def { key: REFRESH_INTERVAL, kind: Kind::Int { min: 1, max: 3600 }, default: "15", scopes: &[ScopeKind::Global],

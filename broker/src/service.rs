@@ -102,6 +102,7 @@ impl Broker {
             Arc::clone(&clock),
             params.clone(),
             ledger.clone(),
+            &cfg.base_url,
             cfg.payments.clone(),
         )
         .await?;
@@ -537,7 +538,8 @@ impl Broker {
     /// the sandbox gateway's, against the newest paid top-ups), then — only once every
     /// gateway refund was accepted — the ledger posting (cash → refunds). Credit that no
     /// gateway payment backs (play money, ledger-only credits) is refunded in the ledger
-    /// alone in SANDBOX and refused in LIVE.
+    /// alone in SANDBOX and refused in LIVE. A gateway refund that later fails or is
+    /// canceled gives its credit back (see `payments::refunds`).
     pub async fn refund(
         &self,
         user: &User,
@@ -574,10 +576,15 @@ impl Broker {
         self.payments
             .refund_topups(user, amount_minor, idempotency_key)
             .await?;
-        Ok(self
+        let posted = self
             .ledger
             .refund_unused(&user.id, amount_minor, idempotency_key)
-            .await?)
+            .await?;
+        // A gateway refund that failed before this posting existed is corrected now.
+        self.payments
+            .correct_failed_refunds(&user.id, idempotency_key)
+            .await?;
+        Ok(posted)
     }
 
     async fn meter_loop(self: Arc<Self>) {

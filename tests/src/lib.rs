@@ -32,6 +32,63 @@ pub fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
+/// Where Stripe (and our sandbox gateway) delivers webhook events.
+pub const STRIPE_WEBHOOK: &str = "/api/v1/webhooks/stripe";
+
+/// A Stripe-shaped event around `object`, created now, as Stripe POSTs it to the webhook.
+pub fn stripe_event(id: &str, kind: &str, object: Value) -> Vec<u8> {
+    stripe_event_at(id, kind, unix_now_secs(), object)
+}
+
+/// As [`stripe_event`], created at `created` (unix seconds; a subscription's events apply
+/// in that order).
+pub fn stripe_event_at(id: &str, kind: &str, created: i64, object: Value) -> Vec<u8> {
+    json!({
+        "id": id, "object": "event", "api_version": "2024-06-20", "created": created,
+        "livemode": false, "type": kind, "data": {"object": object},
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// `t=…,v1=…` over `body` with `secret`, signed now, as Stripe signs its deliveries.
+pub fn stripe_signature(secret: &str, body: &[u8]) -> String {
+    broker::payments::signature::header(secret, unix_now_secs(), body)
+}
+
+/// POSTs a webhook `body` to the application at `base_url` with `signature` as its
+/// `Stripe-Signature` (none: no header): the response, whatever its status. A free function
+/// so that concurrent deliveries can run on their own tasks with a cloned client.
+pub async fn deliver_webhook(
+    http: &reqwest::Client,
+    base_url: &str,
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<Resp> {
+    let mut req = http
+        .post(format!("{base_url}{STRIPE_WEBHOOK}"))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    if let Some(s) = signature {
+        req = req.header("Stripe-Signature", s);
+    }
+    let resp = req.send().await?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await?;
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Ok(Resp {
+        status,
+        body,
+        headers,
+    })
+}
+
+/// [`unix_now`] as the signed seconds Stripe's timestamps are.
+pub fn unix_now_secs() -> i64 {
+    i64::try_from(unix_now()).unwrap_or(i64::MAX)
+}
+
 /// Which database the suite runs on.
 pub fn postgres_base() -> Option<String> {
     std::env::var("GPUBROKER_TEST_POSTGRES")
@@ -208,6 +265,35 @@ impl App {
             &[("Idempotency-Key", key)],
         )
         .await
+    }
+
+    /// Delivers a webhook `body` with `signature` as its `Stripe-Signature` header (none:
+    /// no header): the response, whatever its status.
+    pub async fn webhook(&self, body: &[u8], signature: Option<&str>) -> Result<Resp> {
+        deliver_webhook(&self.http, &self.url, body, signature).await
+    }
+
+    /// Delivers a webhook `body` signed now with `secret`, as Stripe delivers it: the
+    /// response, whatever its status.
+    pub async fn signed_webhook(&self, secret: &str, body: &[u8]) -> Result<Resp> {
+        self.webhook(body, Some(&stripe_signature(secret, body)))
+            .await
+    }
+
+    /// The kinds of the mails to `to` in the admin outbox, newest first.
+    pub async fn outbox_kinds(&self, admin: &str, to: &str) -> Result<Vec<String>> {
+        let r = self
+            .get(&format!("/api/v1/admin/outbox?to={to}"), Some(admin))
+            .await?;
+        if r.status != 200 {
+            bail!("reading the outbox of {to}: {} {}", r.status, r.body);
+        }
+        Ok(r.body["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["kind"].as_str().map(str::to_string))
+            .collect())
     }
 
     /// Signs up `email` with `password`: the response, whatever its status.

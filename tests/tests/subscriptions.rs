@@ -4,11 +4,10 @@
 //! Prices API). The plan, and so the role, only ever moves on a webhook event. SQLite or
 //! PostgreSQL (`GPUBROKER_TEST_POSTGRES`).
 
-use std::time::Duration;
-
-use broker::payments::signature;
 use gpubroker_e2e::localstripe::{self, LocalStripe};
-use gpubroker_e2e::{spawn_app_with, App};
+use gpubroker_e2e::{
+    eventually, spawn_app_with, stripe_event, stripe_event_at, unix_now_secs, App, Resp,
+};
 use serde_json::{json, Value};
 
 const SECRET: &str = "whsec_e2e_subscriptions";
@@ -19,13 +18,6 @@ async fn sandbox_app() -> App {
     })
     .await
     .unwrap()
-}
-
-fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 async fn current_plan(app: &App, token: &str) -> String {
@@ -84,20 +76,6 @@ async fn plan_audits(app: &App, admin: &str, user: &str) -> usize {
         .count()
 }
 
-async fn outbox_kinds(app: &App, admin: &str, to: &str) -> Vec<String> {
-    let r = app
-        .get(&format!("/api/v1/admin/outbox?to={to}"), Some(admin))
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|m| m["kind"].as_str().map(str::to_string))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_sandbox_subscription_through_the_api_moves_the_plan_and_a_cancellation_moves_it_back() {
     let app = sandbox_app().await;
@@ -130,8 +108,10 @@ async fn a_sandbox_subscription_through_the_api_moves_the_plan_and_a_cancellatio
     );
     assert_eq!(billing.body["subscription"]["interval"], "month");
     // The first invoice was mailed.
-    assert!(outbox_kinds(&app, &admin, "subscriber@e2e.test")
+    assert!(app
+        .outbox_kinds(&admin, "subscriber@e2e.test")
         .await
+        .unwrap()
         .contains(&"invoice".to_string()));
 
     // A plan change: the new subscription, then the old one canceled; the higher plan holds.
@@ -156,49 +136,36 @@ async fn a_sandbox_subscription_through_the_api_moves_the_plan_and_a_cancellatio
 }
 
 fn sub_event(id: &str, kind: &str, created: i64, sub: &str, user: &str, status: &str) -> Vec<u8> {
-    json!({
-        "id": id, "object": "event", "api_version": "2024-06-20", "created": created,
-        "livemode": false, "type": kind,
-        "data": {"object": {
+    stripe_event_at(
+        id,
+        kind,
+        created,
+        json!({
             "id": sub, "object": "subscription", "status": status, "customer": "cus_test1",
             "current_period_end": created + 30 * 86_400,
             "metadata": {"gpubroker_user_id": user, "gpubroker_plan": "pro", "gpubroker_interval": "month"},
             "items": {"object": "list", "data": [{"object": "subscription_item",
                 "price": {"id": "price_pro_month", "object": "price", "unit_amount": 2_900, "currency": "usd"}}]},
-        }},
-    })
-    .to_string()
-    .into_bytes()
+        }),
+    )
 }
 
-fn invoice_event(id: &str, kind: &str, sub: &str, paid: bool) -> Vec<u8> {
+/// An invoice of `sub` (PRO monthly, 29.00 USD); a failed one says when Stripe retries.
+fn invoice_object(invoice: &str, sub: &str, paid: bool) -> Value {
+    let now = unix_now_secs();
     json!({
-        "id": id, "object": "event", "api_version": "2024-06-20", "created": now_s(),
-        "livemode": false, "type": kind,
-        "data": {"object": {
-            "id": format!("in_{id}"), "object": "invoice", "subscription": sub, "customer": "cus_test1",
-            "number": "INV-0001", "currency": "usd", "amount_due": 2_900,
-            "amount_paid": if paid { 2_900 } else { 0 }, "hosted_invoice_url": "https://invoice.test/1",
-            "last_finalization_error": null,
-            "lines": {"object": "list", "data": [{"period": {"start": now_s(), "end": now_s() + 30 * 86_400}}]},
-        }},
+        "id": invoice, "object": "invoice", "subscription": sub, "customer": "cus_test1",
+        "number": "INV-0001", "currency": "usd", "amount_due": 2_900,
+        "amount_paid": if paid { 2_900 } else { 0 }, "hosted_invoice_url": "https://invoice.test/1",
+        "last_finalization_error": null,
+        "next_payment_attempt": if paid { Value::Null } else { json!(now + 3 * 86_400) },
+        "lines": {"object": "list", "data": [{"period": {"start": now, "end": now + 30 * 86_400}}]},
     })
-    .to_string()
-    .into_bytes()
 }
 
-async fn signed(app: &App, body: &[u8]) -> (u16, Value) {
-    let r = app
-        .http
-        .post(format!("{}/api/v1/webhooks/stripe", app.url))
-        .header("content-type", "application/json")
-        .header("Stripe-Signature", signature::header(SECRET, now_s(), body))
-        .body(body.to_vec())
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+/// An event about [`invoice_object`], created now.
+fn invoice_event(id: &str, kind: &str, invoice: &str, sub: &str, paid: bool) -> Vec<u8> {
+    stripe_event(id, kind, invoice_object(invoice, sub, paid))
 }
 
 #[tokio::test]
@@ -210,21 +177,27 @@ async fn stripe_shaped_subscription_events_apply_once_in_created_order_and_a_fai
     let admin = app.admin_token().await.unwrap();
     let me = app.register("events@e2e.test").await.unwrap();
     let id = user_id(&app, &me).await;
-    let t = now_s();
+    let t = unix_now_secs();
 
     // An update delivered before the creation (out of order): it creates the record.
-    let (s, out) = signed(
-        &app,
-        &sub_event(
-            "evt_s2",
-            "customer.subscription.updated",
-            t + 10,
-            "sub_x1",
-            &id,
-            "active",
-        ),
-    )
-    .await;
+    let Resp {
+        status: s,
+        body: out,
+        ..
+    } = app
+        .signed_webhook(
+            SECRET,
+            &sub_event(
+                "evt_s2",
+                "customer.subscription.updated",
+                t + 10,
+                "sub_x1",
+                &id,
+                "active",
+            ),
+        )
+        .await
+        .unwrap();
     assert_eq!(
         (s, out["status"].as_str()),
         (200, Some("processed")),
@@ -232,25 +205,31 @@ async fn stripe_shaped_subscription_events_apply_once_in_created_order_and_a_fai
     );
     assert_eq!(current_plan(&app, &me).await, "pro");
     // The older creation event (incomplete) arrives late: it changes nothing.
-    let (s, out) = signed(
-        &app,
-        &sub_event(
-            "evt_s1",
-            "customer.subscription.created",
-            t,
-            "sub_x1",
-            &id,
-            "incomplete",
-        ),
-    )
-    .await;
+    let Resp {
+        status: s,
+        body: out,
+        ..
+    } = app
+        .signed_webhook(
+            SECRET,
+            &sub_event(
+                "evt_s1",
+                "customer.subscription.created",
+                t,
+                "sub_x1",
+                &id,
+                "incomplete",
+            ),
+        )
+        .await
+        .unwrap();
     assert_eq!((s, out["status"].as_str()), (200, Some("ignored")), "{out}");
     assert_eq!(current_plan(&app, &me).await, "pro");
 
     // Replays change nothing twice.
-    let paid = invoice_event("evt_inv1", "invoice.paid", "sub_x1", true);
+    let paid = invoice_event("evt_inv1", "invoice.paid", "in_1", "sub_x1", true);
     for _ in 0..5 {
-        let (s, _) = signed(&app, &paid).await;
+        let Resp { status: s, .. } = app.signed_webhook(SECRET, &paid).await.unwrap();
         assert_eq!(s, 200);
     }
     let replay = sub_event(
@@ -262,36 +241,52 @@ async fn stripe_shaped_subscription_events_apply_once_in_created_order_and_a_fai
         "active",
     );
     for _ in 0..5 {
-        let (s, out) = signed(&app, &replay).await;
+        let Resp {
+            status: s,
+            body: out,
+            ..
+        } = app.signed_webhook(SECRET, &replay).await.unwrap();
         assert_eq!((s, out["duplicate"].as_bool()), (200, Some(true)), "{out}");
     }
     assert_eq!(plan_audits(&app, &admin, &id).await, 1);
-    let invoices = outbox_kinds(&app, &admin, "events@e2e.test")
+    let invoices = app
+        .outbox_kinds(&admin, "events@e2e.test")
         .await
+        .unwrap()
         .into_iter()
         .filter(|k| k == "invoice")
         .count();
     assert_eq!(invoices, 1);
 
     // A failed renewal: past_due keeps the plan and the failure is shown to the user.
-    let (s, _) = signed(
-        &app,
-        &invoice_event("evt_inv2", "invoice.payment_failed", "sub_x1", false),
-    )
-    .await;
+    let Resp { status: s, .. } = app
+        .signed_webhook(
+            SECRET,
+            &invoice_event(
+                "evt_inv2",
+                "invoice.payment_failed",
+                "in_2",
+                "sub_x1",
+                false,
+            ),
+        )
+        .await
+        .unwrap();
     assert_eq!(s, 200);
-    let (s, _) = signed(
-        &app,
-        &sub_event(
-            "evt_s3",
-            "customer.subscription.updated",
-            t + 20,
-            "sub_x1",
-            &id,
-            "past_due",
-        ),
-    )
-    .await;
+    let Resp { status: s, .. } = app
+        .signed_webhook(
+            SECRET,
+            &sub_event(
+                "evt_s3",
+                "customer.subscription.updated",
+                t + 20,
+                "sub_x1",
+                &id,
+                "past_due",
+            ),
+        )
+        .await
+        .unwrap();
     assert_eq!(s, 200);
     assert_eq!(current_plan(&app, &me).await, "pro");
     let billing = app.get("/api/v1/billing", Some(&me)).await.unwrap();
@@ -300,45 +295,55 @@ async fn stripe_shaped_subscription_events_apply_once_in_created_order_and_a_fai
     assert!(sub["last_failure"]["message"].as_str().is_some(), "{sub}");
 
     // Stripe's retries exhausted: unpaid → FREE. Then deleted; a late "active" is ignored.
-    let (s, _) = signed(
-        &app,
-        &sub_event(
-            "evt_s4",
-            "customer.subscription.updated",
-            t + 30,
-            "sub_x1",
-            &id,
-            "unpaid",
-        ),
-    )
-    .await;
+    let Resp { status: s, .. } = app
+        .signed_webhook(
+            SECRET,
+            &sub_event(
+                "evt_s4",
+                "customer.subscription.updated",
+                t + 30,
+                "sub_x1",
+                &id,
+                "unpaid",
+            ),
+        )
+        .await
+        .unwrap();
     assert_eq!(s, 200);
     assert_eq!(current_plan(&app, &me).await, "free");
-    let (s, _) = signed(
-        &app,
-        &sub_event(
-            "evt_s5",
-            "customer.subscription.deleted",
-            t + 40,
-            "sub_x1",
-            &id,
-            "canceled",
-        ),
-    )
-    .await;
+    let Resp { status: s, .. } = app
+        .signed_webhook(
+            SECRET,
+            &sub_event(
+                "evt_s5",
+                "customer.subscription.deleted",
+                t + 40,
+                "sub_x1",
+                &id,
+                "canceled",
+            ),
+        )
+        .await
+        .unwrap();
     assert_eq!(s, 200);
-    let (s, out) = signed(
-        &app,
-        &sub_event(
-            "evt_s6",
-            "customer.subscription.updated",
-            t + 50,
-            "sub_x1",
-            &id,
-            "active",
-        ),
-    )
-    .await;
+    let Resp {
+        status: s,
+        body: out,
+        ..
+    } = app
+        .signed_webhook(
+            SECRET,
+            &sub_event(
+                "evt_s6",
+                "customer.subscription.updated",
+                t + 50,
+                "sub_x1",
+                &id,
+                "active",
+            ),
+        )
+        .await
+        .unwrap();
     assert_eq!((s, out["status"].as_str()), (200, Some("ignored")), "{out}");
     assert_eq!(current_plan(&app, &me).await, "free");
     // A subscription that is not ours (no metadata) is ignored.
@@ -348,26 +353,154 @@ async fn stripe_shaped_subscription_events_apply_once_in_created_order_and_a_fai
     })
     .to_string()
     .into_bytes();
-    let (s, out) = signed(&app, &foreign).await;
+    let Resp {
+        status: s,
+        body: out,
+        ..
+    } = app.signed_webhook(SECRET, &foreign).await.unwrap();
     assert_eq!((s, out["status"].as_str()), (200, Some("ignored")), "{out}");
     app.stop().await;
 }
 
-// ---- Stripe (localstripe) -------------------------------------------------------------
+#[tokio::test]
+async fn a_failed_renewal_is_mailed_once_per_invoice_and_shown_in_billing_until_paid() {
+    let app = sandbox_app().await;
+    let admin = app.admin_token().await.unwrap();
+    let me = app.register("renewal@e2e.test").await.unwrap();
+    let id = user_id(&app, &me).await;
+    let t = unix_now_secs();
+    let Resp { status, .. } = app
+        .signed_webhook(
+            SECRET,
+            &sub_event(
+                "evt_r1",
+                "customer.subscription.created",
+                t,
+                "sub_r1",
+                &id,
+                "active",
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
 
-async fn eventually<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..300 {
-        if f().await {
-            return;
+    // Invoice in_r1 fails: Stripe's first attempt and two Smart Retries (three events),
+    // each delivered twice, and the subscription goes past_due.
+    for attempt in ["evt_rf_1", "evt_rf_2", "evt_rf_3"] {
+        let body = invoice_event(attempt, "invoice.payment_failed", "in_r1", "sub_r1", false);
+        for _ in 0..2 {
+            let Resp {
+                status, body: out, ..
+            } = app.signed_webhook(SECRET, &body).await.unwrap();
+            assert_eq!(status, 200, "{out}");
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{what}: never happened");
+    let Resp { status, .. } = app
+        .signed_webhook(
+            SECRET,
+            &sub_event(
+                "evt_r2",
+                "customer.subscription.updated",
+                t + 10,
+                "sub_r1",
+                &id,
+                "past_due",
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let failed = app
+        .delivered_mail(&admin, "renewal@e2e.test", "renewal_failed")
+        .await
+        .unwrap();
+    let text = failed["body_text"].as_str().unwrap();
+    for needle in [
+        "PRO",
+        "29.00 USD",
+        "INV-0001",
+        "the payment of your subscription's invoice failed",
+        "Smart Retries",
+        "/billing",
+        "https://invoice.test/1",
+    ] {
+        assert!(text.contains(needle), "{needle} missing: {text}");
+    }
+    let kinds = app.outbox_kinds(&admin, "renewal@e2e.test").await.unwrap();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "renewal_failed").count(),
+        1,
+        "{kinds:?}"
+    );
+
+    // GET /billing shows the failure: past_due, the invoice, the message, the next attempt.
+    let billing = app.get("/api/v1/billing", Some(&me)).await.unwrap();
+    let sub = &billing.body["subscription"];
+    assert_eq!(sub["status"], "past_due", "{}", billing.body);
+    assert_eq!(sub["last_failure"]["invoice_id"], "in_r1", "{sub}");
+    assert!(
+        sub["last_failure"]["next_attempt"].as_i64() > Some(t),
+        "{sub}"
+    );
+    assert!(sub["last_failure"]["message"].as_str().is_some(), "{sub}");
+    assert_eq!(current_plan(&app, &me).await, "pro");
+
+    // Paid at a retry: the failure is cleared. A later invoice that fails is mailed again.
+    let Resp { status, .. } = app
+        .signed_webhook(
+            SECRET,
+            &invoice_event("evt_rp", "invoice.paid", "in_r1", "sub_r1", true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let billing = app.get("/api/v1/billing", Some(&me)).await.unwrap();
+    assert!(
+        billing.body["subscription"]["last_failure"].is_null(),
+        "{}",
+        billing.body
+    );
+    // A failure of before the payment, redelivered late (after an outage), is stale: it is
+    // neither shown nor mailed.
+    let stale = stripe_event_at(
+        "evt_rf_0",
+        "invoice.payment_failed",
+        t - 100,
+        invoice_object("in_r0", "sub_r1", false),
+    );
+    let Resp { body: out, .. } = app.signed_webhook(SECRET, &stale).await.unwrap();
+    assert_eq!(out["status"], "ignored", "{out}");
+    let billing = app.get("/api/v1/billing", Some(&me)).await.unwrap();
+    assert!(
+        billing.body["subscription"]["last_failure"].is_null(),
+        "{}",
+        billing.body
+    );
+    let Resp { status, .. } = app
+        .signed_webhook(
+            SECRET,
+            &invoice_event(
+                "evt_rf_next",
+                "invoice.payment_failed",
+                "in_r2",
+                "sub_r1",
+                false,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let kinds = app.outbox_kinds(&admin, "renewal@e2e.test").await.unwrap();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "renewal_failed").count(),
+        2,
+        "{kinds:?}"
+    );
+    app.stop().await;
 }
+
+// ---- Stripe (localstripe) -------------------------------------------------------------
 
 #[tokio::test]
 async fn a_stripe_subscription_at_localstripe_makes_the_user_pro_by_its_webhook_and_canceling_makes_them_free(

@@ -282,6 +282,89 @@ impl Ledger {
     }
 }
 
+/// A user's refund that the gateway later reported as not made.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FailedRefund<'a> {
+    pub(crate) user_id: &'a str,
+    /// The gateway's refund id (`re_…`).
+    pub(crate) refund_id: &'a str,
+    pub(crate) amount_minor: i64,
+    /// The refund request's key: the ledger posted it as `refund:{request_key}`.
+    pub(crate) request_key: &'a str,
+    /// `failed` or `canceled`, for the memo.
+    pub(crate) status: &'a str,
+}
+
+impl Ledger {
+    /// Gives a failed refund's credit back (refunds → cash) on the caller's transaction,
+    /// once per gateway refund (key `refund-reversal:{refund id}`), as a new `refund`
+    /// transaction that names the refund and the posting it corrects; entries are never
+    /// changed. Returns `None` while the request's own posting (`refund:{request_key}`)
+    /// does not exist yet: nothing was taken, so nothing is given back (the request
+    /// corrects itself after it posts). Takes the user's lock first.
+    pub(crate) async fn reverse_refund_with(
+        &self,
+        conn: &mut AnyConnection,
+        now: i64,
+        r: FailedRefund<'_>,
+    ) -> Result<Option<Posted>> {
+        if r.amount_minor <= 0 {
+            return Err(crate::Error::invalid("amount_minor", "a refund must be positive").into());
+        }
+        let tenant = lock_user(conn, now, r.user_id).await?;
+        let original: Option<(String,)> = sqlx::query_as(
+            "SELECT id FROM ledger_transactions WHERE idempotency_key = $1 AND user_id = $2 AND kind = 'refund'",
+        )
+        .bind(format!("refund:{}", r.request_key))
+        .bind(r.user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some((original,)) = original else {
+            return Ok(None);
+        };
+        let key = format!("refund-reversal:{}", r.refund_id);
+        let fingerprint = format!("refund-reversal|{}|{}", r.user_id, r.amount_minor);
+        if let Some(p) = existing(conn, &key, &fingerprint).await? {
+            return Ok(Some(p));
+        }
+        let memo = format!(
+            "refund {} {} at the gateway: credit given back (corrects {original})",
+            r.refund_id, r.status
+        );
+        let p = post(
+            conn,
+            now,
+            &Header {
+                key,
+                fingerprint,
+                kind: TxKind::Refund,
+                user_id: r.user_id,
+                allocation_id: None,
+                reference: Some(r.refund_id),
+                actor: "payments",
+                memo: Some(&memo),
+            },
+            &transfer(
+                SYSTEM_REFUNDS,
+                cash_account(r.user_id),
+                r.amount_minor,
+                None,
+            ),
+        )
+        .await?;
+        self.reassess(conn, now, r.user_id, &tenant, Cause::Credit)
+            .await?;
+        Ok(Some(p))
+    }
+}
+
+/// Takes a user's ledger lock on the caller's transaction (the lock every posting for the
+/// user takes first), so a caller that also writes other rows takes the locks in the
+/// ledger's order.
+pub(crate) async fn lock_account(conn: &mut AnyConnection, now: i64, user_id: &str) -> Result<()> {
+    lock_user(conn, now, user_id).await.map(|_| ())
+}
+
 /// The ledger idempotency key and fingerprint of a top-up credit.
 fn topup_key(
     user_id: &str,

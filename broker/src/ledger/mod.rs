@@ -12,7 +12,9 @@
 //!
 //! # Invariants
 //! - Entries and transactions are never updated or deleted (database triggers refuse it);
-//!   a correction is a new transaction ([`Ledger::adjust`]).
+//!   a correction is a new transaction ([`Ledger::adjust`]; a refund the gateway later
+//!   reports failed or canceled gets a `refund-reversal:{refund id}` transaction that gives
+//!   the credit back).
 //! - Every transaction has a unique idempotency key; posting it again is a no-op that
 //!   returns the first result (a different request under the same key is a conflict).
 //! - Every posting that touches a user's accounts first takes that user's row lock
@@ -51,6 +53,7 @@ use crate::{Clock, Db};
 
 pub(crate) use book::balance_with;
 use book::sum;
+pub(crate) use credit::{lock_account, FailedRefund};
 
 pub use billing::{BillingState, Cause, Effect, Thresholds};
 pub use metering::{accrue, Remainder};

@@ -51,6 +51,32 @@ pub enum Template {
         period: String,
         url: String,
     },
+    /// A subscription renewal could not be charged; Stripe retries it on its schedule.
+    RenewalFailed {
+        /// The plan's name (`PRO`) and interval (`month`).
+        plan: String,
+        interval: String,
+        /// The invoice's number (or id).
+        invoice: String,
+        amount_minor: i64,
+        currency: String,
+        /// Why it failed, as the gateway says.
+        message: String,
+        /// The UTC day of Stripe's next attempt, when one is scheduled.
+        next_attempt: Option<String>,
+        /// Stripe's page to pay the invoice with another card, when known.
+        pay_url: Option<String>,
+        billing_url: String,
+    },
+    /// A top-up's payment attempt failed: nothing was charged or credited.
+    TopUpFailed {
+        amount_minor: i64,
+        currency: String,
+        /// The PaymentIntent.
+        reference: String,
+        message: String,
+        billing_url: String,
+    },
     /// An administrator removed the account's second factor.
     MfaReset { reason: String },
 }
@@ -111,6 +137,8 @@ impl Template {
             Template::BalanceDepleted { .. } => "balance_depleted",
             Template::Receipt { .. } => "receipt",
             Template::Invoice { .. } => "invoice",
+            Template::RenewalFailed { .. } => "renewal_failed",
+            Template::TopUpFailed { .. } => "topup_failed",
             Template::MfaReset { .. } => "mfa_reset",
         }
     }
@@ -194,6 +222,39 @@ impl Template {
                     esc(number), esc(period), format_minor(*amount_minor, currency), esc(url)
                 ),
             ),
+            Template::RenewalFailed { plan, interval, invoice, amount_minor, currency, message, next_attempt, pay_url, billing_url } => {
+                let amount = format_minor(*amount_minor, currency);
+                let retry = match next_attempt {
+                    Some(d) => format!("Stripe retries the payment automatically on its retry schedule (Smart Retries); the next attempt is on {d}."),
+                    None => "Stripe retries the payment automatically on its retry schedule (Smart Retries) while retries remain.".to_string(),
+                };
+                let keep = format!("Your {plan} plan stays active while the payment is retried; if every retry fails, the account returns to the FREE plan.");
+                let pay_text = pay_url.as_deref().map(|u| format!("Pay the invoice now, with this or another card: {u}\n")).unwrap_or_default();
+                let pay_html = pay_url.as_deref().map(|u| format!("<a href=\"{}\">Pay the invoice now</a>, with this or another card. ", esc(u))).unwrap_or_default();
+                (
+                    format!("Payment failed: your {plan} plan ({amount})"),
+                    format!(
+                        "We could not collect {amount} for your {plan} plan (per {interval}), invoice {invoice}: {message}\n\n{retry}\n{keep}\n\n{pay_text}Your card, subscription and payments: {billing_url}"
+                    ),
+                    format!(
+                        "<p>We could not collect <strong>{amount}</strong> for your {} plan (per {}), invoice <code>{}</code>: {}</p><p>{}</p><p>{}</p><p>{pay_html}<a href=\"{}\">Your card, subscription and payments</a>.</p>",
+                        esc(plan), esc(interval), esc(invoice), esc(message), esc(&retry), esc(&keep), esc(billing_url)
+                    ),
+                )
+            }
+            Template::TopUpFailed { amount_minor, currency, reference, message, billing_url } => {
+                let amount = format_minor(*amount_minor, currency);
+                (
+                    format!("Top-up failed: {amount} not credited"),
+                    format!(
+                        "Your top-up of {amount} (reference {reference}) failed: {message}\n\nNothing was charged or credited. Nothing is retried automatically: try again with the same or another card on your billing page: {billing_url}"
+                    ),
+                    format!(
+                        "<p>Your top-up of <strong>{amount}</strong> (reference <code>{}</code>) failed: {}</p><p>Nothing was charged or credited. Nothing is retried automatically: <a href=\"{}\">try again with the same or another card</a>.</p>",
+                        esc(reference), esc(message), esc(billing_url)
+                    ),
+                )
+            }
             Template::MfaReset { reason } => (
                 "Two-factor sign-in was reset on your account".to_string(),
                 format!(
@@ -262,6 +323,24 @@ mod tests {
                 period: "2026-10".into(),
                 url: "https://x/inv".into(),
             },
+            Template::RenewalFailed {
+                plan: "PRO".into(),
+                interval: "month".into(),
+                invoice: "INV-2".into(),
+                amount_minor: 2900,
+                currency: "USD".into(),
+                message: "Your card was declined.".into(),
+                next_attempt: Some("2026-11-23".into()),
+                pay_url: Some("https://x/pay?a&b".into()),
+                billing_url: "https://x/billing".into(),
+            },
+            Template::TopUpFailed {
+                amount_minor: 1000,
+                currency: "USD".into(),
+                reference: "pi_1".into(),
+                message: "Your card has <insufficient> funds.".into(),
+                billing_url: "https://x/billing".into(),
+            },
             Template::MfaReset {
                 reason: "lost <phone>".into(),
             },
@@ -277,7 +356,70 @@ mod tests {
             assert!(kinds.insert(t.kind()), "kinds are distinct");
             assert!(r.html.starts_with("<!doctype html>"));
         }
-        assert_eq!(kinds.len(), 8);
+        assert_eq!(kinds.len(), 10);
+    }
+
+    #[test]
+    fn a_failed_renewal_says_what_failed_that_stripe_retries_and_where_to_fix_it() {
+        let r = Template::RenewalFailed {
+            plan: "PRO".into(),
+            interval: "month".into(),
+            invoice: "INV-2".into(),
+            amount_minor: 2900,
+            currency: "USD".into(),
+            message: "Your card was declined.".into(),
+            next_attempt: Some("2026-11-23".into()),
+            pay_url: Some("https://x/pay?a&b".into()),
+            billing_url: "https://x/billing".into(),
+        }
+        .render();
+        for needle in [
+            "PRO",
+            "29.00 USD",
+            "INV-2",
+            "Your card was declined.",
+            "Smart Retries",
+            "2026-11-23",
+            "https://x/billing",
+            "https://x/pay?a&b",
+        ] {
+            assert!(r.text.contains(needle), "text lacks {needle}: {}", r.text);
+        }
+        assert!(r.html.contains("https://x/pay?a&amp;b"), "{}", r.html);
+        let without = Template::RenewalFailed {
+            plan: "PRO".into(),
+            interval: "year".into(),
+            invoice: "in_1".into(),
+            amount_minor: 29000,
+            currency: "USD".into(),
+            message: "declined".into(),
+            next_attempt: None,
+            pay_url: None,
+            billing_url: "https://x/billing".into(),
+        }
+        .render();
+        assert!(without.text.contains("Smart Retries"), "{}", without.text);
+        assert!(
+            !without.text.contains("Pay the invoice now"),
+            "{}",
+            without.text
+        );
+    }
+
+    #[test]
+    fn a_failed_top_up_says_nothing_was_credited_and_escapes_the_gateways_message() {
+        let r = Template::TopUpFailed {
+            amount_minor: 1000,
+            currency: "USD".into(),
+            reference: "pi_1".into(),
+            message: "Your card has <insufficient> funds.".into(),
+            billing_url: "https://x/billing".into(),
+        }
+        .render();
+        assert!(r.subject.contains("10.00 USD"), "{}", r.subject);
+        assert!(r.text.contains("pi_1") && r.text.contains("https://x/billing"));
+        assert!(r.text.contains("<insufficient>"));
+        assert!(r.html.contains("&lt;insufficient&gt;"), "{}", r.html);
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub enum Effect {
         intent_id: String,
         code: Option<String>,
         message: String,
+        /// Names the attempt: the failed charge's id when the event carries one (so
+        /// `payment_intent.payment_failed` and `charge.failed` of one attempt agree), else
+        /// the event id (a failure before any charge has no `charge.failed` twin).
+        attempt: String,
     },
     Canceled {
         intent_id: String,
@@ -57,6 +61,9 @@ pub enum Effect {
     Subscription(SubscriptionFacts),
     /// An invoice (of a subscription) was paid or its payment failed.
     Invoice(InvoiceFacts),
+    /// A refund's status changed (`refund.updated`, `refund.failed`,
+    /// `charge.refund.updated`: each carries the refund object).
+    Refund(RefundFacts),
     /// Nothing to do (the reason is kept with the event).
     Ignore(&'static str),
     /// The event is of a known type but its object lacks what we need.
@@ -118,7 +125,26 @@ pub struct InvoiceFacts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InvoiceOutcome {
     Paid,
-    PaymentFailed { message: String },
+    PaymentFailed {
+        message: String,
+        /// When Stripe tries again (the invoice's `next_payment_attempt`, unix seconds);
+        /// none when no retry is scheduled.
+        next_attempt: Option<i64>,
+    },
+}
+
+/// What a refund event says about the refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundFacts {
+    pub refund_id: String,
+    /// Stripe's status word (`pending`, `requires_action`, `succeeded`, `failed`,
+    /// `canceled`).
+    pub status: String,
+    pub amount_minor: Option<i64>,
+    pub currency: Option<String>,
+    /// Why it failed, when Stripe says (`expired_or_canceled_card`, `lost_or_stolen_card`,
+    /// `declined`, `unknown`, …).
+    pub failure_reason: Option<String>,
 }
 
 fn i(v: &Value, ptr: &str) -> Option<i64> {
@@ -163,6 +189,23 @@ fn invoice_facts(obj: &Value, outcome: InvoiceOutcome) -> Option<InvoiceFacts> {
         url: s(obj, "hosted_invoice_url"),
         outcome,
     })
+}
+
+fn refund_facts(obj: &Value) -> Option<RefundFacts> {
+    Some(RefundFacts {
+        refund_id: s(obj, "id")?,
+        status: s(obj, "status")?,
+        amount_minor: i(obj, "/amount"),
+        currency: s(obj, "currency"),
+        failure_reason: s(obj, "failure_reason"),
+    })
+}
+
+/// The charge a failed PaymentIntent attempt made, if any.
+fn failed_charge(obj: &Value) -> Option<String> {
+    p(obj, "/last_payment_error/charge")
+        .or_else(|| s(obj, "latest_charge"))
+        .or_else(|| p(obj, "/latest_charge/id"))
 }
 
 /// What `event` asks of us.
@@ -213,6 +256,7 @@ pub fn classify(event: &WireEvent) -> Effect {
                     intent_id,
                     code,
                     message,
+                    attempt: failed_charge(obj).unwrap_or_else(|| event.id.clone()),
                 }
             }
             None => Effect::Malformed("a payment_intent without id"),
@@ -224,6 +268,7 @@ pub fn classify(event: &WireEvent) -> Effect {
                     intent_id,
                     code,
                     message,
+                    attempt: s(obj, "id").unwrap_or_else(|| event.id.clone()),
                 }
             }
             None => Effect::Ignore("a charge without a payment intent"),
@@ -268,10 +313,24 @@ pub fn classify(event: &WireEvent) -> Effect {
         ("invoice.payment_failed", "invoice") => {
             let message = p(obj, "/last_finalization_error/message")
                 .or_else(|| p(obj, "/charge/failure_message"))
+                .or_else(|| p(obj, "/payment_intent/last_payment_error/message"))
                 .unwrap_or_else(|| "the payment of your subscription's invoice failed".into());
-            match invoice_facts(obj, InvoiceOutcome::PaymentFailed { message }) {
+            let next_attempt = i(obj, "/next_payment_attempt");
+            match invoice_facts(
+                obj,
+                InvoiceOutcome::PaymentFailed {
+                    message,
+                    next_attempt,
+                },
+            ) {
                 Some(f) => Effect::Invoice(f),
                 None => Effect::Malformed("an invoice without id, amount or currency"),
+            }
+        }
+        ("refund.updated" | "refund.failed" | "charge.refund.updated", "refund") => {
+            match refund_facts(obj) {
+                Some(f) => Effect::Refund(f),
+                None => Effect::Malformed("a refund without id or status"),
             }
         }
         (
@@ -286,6 +345,9 @@ pub fn classify(event: &WireEvent) -> Effect {
             | "customer.updated",
             _,
         ) => Effect::Ignore("informational: the intent we created is the record"),
+        ("refund.created" | "charge.refunded", _) => {
+            Effect::Ignore("informational: the refund we recorded is the record")
+        }
         _ => Effect::Ignore("an event type gpubroker does not act on"),
     }
 }
@@ -350,6 +412,73 @@ impl IntentStatus {
     }
 }
 
+/// A refund's status as we keep it (Stripe's `requires_action` folds into `pending`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    /// Accepted by the gateway, not settled yet. Posted to the ledger already.
+    Pending,
+    /// The money went back. Posted to the ledger already.
+    Succeeded,
+    /// The money did not go back (e.g. the card was closed); Stripe keeps it. Terminal.
+    Failed,
+    /// Canceled before it went through. Terminal.
+    Canceled,
+}
+
+/// What a status reported by the gateway does to a refund we recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundChange {
+    /// Only the status moves (`pending` → `succeeded`); the ledger already has the refund.
+    Settle(RefundStatus),
+    /// The refund did not happen (`failed` or `canceled`): the status moves and the credit
+    /// the ledger took for it goes back to the user.
+    Reverse(RefundStatus),
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Pending => "pending",
+            RefundStatus::Succeeded => "succeeded",
+            RefundStatus::Failed => "failed",
+            RefundStatus::Canceled => "canceled",
+        }
+    }
+
+    /// Our status, or Stripe's word for it (`requires_action` is still `pending`).
+    pub fn parse(s: &str) -> Option<RefundStatus> {
+        match s {
+            "pending" | "requires_action" => Some(RefundStatus::Pending),
+            "succeeded" => Some(RefundStatus::Succeeded),
+            "failed" => Some(RefundStatus::Failed),
+            "canceled" => Some(RefundStatus::Canceled),
+            _ => None,
+        }
+    }
+
+    /// What the reported status changes, or why it changes nothing. `failed` and
+    /// `canceled` are terminal, so a repeat (or a late `succeeded`) after the reversal is
+    /// ignored; a `failed` after `succeeded` still reverses (the money did not reach the
+    /// card after all).
+    pub fn apply(self, reported: RefundStatus) -> Result<RefundChange, &'static str> {
+        use RefundStatus as S;
+        match (self, reported) {
+            (S::Failed | S::Canceled, _) => {
+                Err("the refund failed or was canceled already; its credit was given back")
+            }
+            (S::Pending, S::Pending) | (S::Succeeded, S::Succeeded) => {
+                Err("the refund is in that status already")
+            }
+            (S::Succeeded, S::Pending) => Err("the refund succeeded already; a late event"),
+            (S::Pending, S::Succeeded) => Ok(RefundChange::Settle(S::Succeeded)),
+            (S::Pending | S::Succeeded, S::Failed | S::Canceled) => {
+                Ok(RefundChange::Reverse(reported))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,9 +519,104 @@ mod tests {
             Effect::Failed {
                 intent_id: "pi_1".into(),
                 code: Some("insufficient_funds".into()),
-                message: "Your card has insufficient funds.".into()
+                message: "Your card has insufficient funds.".into(),
+                attempt: "evt_1".into(),
             }
         );
+    }
+
+    #[test]
+    fn both_events_of_one_failed_attempt_name_the_same_charge() {
+        let pi = classify(&ev(
+            "payment_intent.payment_failed",
+            json!({"object": "payment_intent", "id": "pi_1", "latest_charge": "ch_9",
+                   "last_payment_error": {"code": "card_declined", "charge": "ch_9", "message": "Declined."}}),
+        ));
+        let ch = classify(&ev(
+            "charge.failed",
+            json!({"object": "charge", "id": "ch_9", "payment_intent": "pi_1",
+                   "failure_code": "card_declined", "failure_message": "Declined."}),
+        ));
+        let attempt = |e: &Effect| match e {
+            Effect::Failed { attempt, .. } => attempt.clone(),
+            other => panic!("not a failure: {other:?}"),
+        };
+        assert_eq!(attempt(&pi), "ch_9");
+        assert_eq!(attempt(&ch), "ch_9");
+    }
+
+    #[test]
+    fn a_failed_invoice_carries_stripes_next_attempt() {
+        let e = classify(&ev(
+            "invoice.payment_failed",
+            json!({"object": "invoice", "id": "in_1", "subscription": "sub_1", "amount_due": 2900,
+                   "currency": "usd", "next_payment_attempt": 1_800_000_000}),
+        ));
+        let Effect::Invoice(f) = e else {
+            panic!("not an invoice: {e:?}")
+        };
+        assert_eq!(f.amount_minor, 2900);
+        assert!(matches!(
+            f.outcome,
+            InvoiceOutcome::PaymentFailed {
+                next_attempt: Some(1_800_000_000),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn every_refund_event_carrying_a_refund_object_reads_the_same_facts() {
+        let object = json!({"object": "refund", "id": "re_1", "amount": 800, "currency": "usd",
+                            "status": "failed", "failure_reason": "expired_or_canceled_card",
+                            "payment_intent": "pi_1"});
+        let want = Effect::Refund(RefundFacts {
+            refund_id: "re_1".into(),
+            status: "failed".into(),
+            amount_minor: Some(800),
+            currency: Some("usd".into()),
+            failure_reason: Some("expired_or_canceled_card".into()),
+        });
+        for kind in ["refund.updated", "refund.failed", "charge.refund.updated"] {
+            assert_eq!(classify(&ev(kind, object.clone())), want, "{kind}");
+        }
+        assert!(matches!(
+            classify(&ev(
+                "refund.failed",
+                json!({"object": "refund", "id": "re_1"})
+            )),
+            Effect::Malformed(_)
+        ));
+        assert!(matches!(
+            classify(&ev("refund.created", object)),
+            Effect::Ignore(_)
+        ));
+    }
+
+    #[test]
+    fn only_a_failure_or_cancellation_reverses_a_refund_and_only_once() {
+        use RefundChange as C;
+        use RefundStatus as S;
+        assert_eq!(S::Pending.apply(S::Succeeded), Ok(C::Settle(S::Succeeded)));
+        assert_eq!(S::Pending.apply(S::Failed), Ok(C::Reverse(S::Failed)));
+        assert_eq!(S::Pending.apply(S::Canceled), Ok(C::Reverse(S::Canceled)));
+        assert_eq!(S::Succeeded.apply(S::Failed), Ok(C::Reverse(S::Failed)));
+        assert!(S::Pending.apply(S::Pending).is_err());
+        assert!(S::Succeeded.apply(S::Succeeded).is_err());
+        assert!(S::Succeeded.apply(S::Pending).is_err());
+        for terminal in [S::Failed, S::Canceled] {
+            for reported in [S::Pending, S::Succeeded, S::Failed, S::Canceled] {
+                assert!(
+                    terminal.apply(reported).is_err(),
+                    "{terminal:?} {reported:?}"
+                );
+            }
+        }
+        assert_eq!(S::parse("requires_action"), Some(S::Pending));
+        for st in [S::Pending, S::Succeeded, S::Failed, S::Canceled] {
+            assert_eq!(S::parse(st.as_str()), Some(st));
+        }
+        assert_eq!(S::parse("refunded"), None);
     }
 
     #[test]

@@ -41,8 +41,8 @@ use crate::tenants::{self, Mode, DEFAULT_TENANT};
 use crate::{Clock, ConflictKind, Db, Error, Result};
 
 pub use events::{
-    classify, Effect, IntentEvent, IntentStatus, InvoiceFacts, InvoiceOutcome, SubscriptionFacts,
-    WireEvent,
+    classify, Effect, IntentEvent, IntentStatus, InvoiceFacts, InvoiceOutcome, RefundChange,
+    RefundFacts, RefundStatus, SubscriptionFacts, WireEvent,
 };
 pub use gateway::{
     Gateway, GatewayError, GatewayKind, GatewayPrice, IntentRef, NewCustomer, NewPaymentIntent,
@@ -50,8 +50,8 @@ pub use gateway::{
     SubscriptionRef,
 };
 pub use subscriptions::{
-    plan_for, supersedes, Interval, Subscription, SubscriptionFailure, SubscriptionStatus,
-    PRICE_CACHE_TTL,
+    invoice_applies, plan_for, supersedes, Interval, Subscription, SubscriptionFailure,
+    SubscriptionStatus, PRICE_CACHE_TTL,
 };
 
 /// Parameter: how far a webhook signature's timestamp may be from now, seconds.
@@ -240,6 +240,8 @@ pub struct Payments {
     stripe: Option<Arc<dyn Gateway>>,
     sandbox: Arc<dyn Gateway>,
     secret: Arc<str>,
+    /// Public base URL for links in mail (the billing page).
+    base_url: Arc<str>,
     /// Stripe prices by lookup key, with when they were fetched (ms).
     prices: Arc<std::sync::Mutex<std::collections::HashMap<String, (GatewayPrice, i64)>>>,
 }
@@ -308,12 +310,14 @@ fn gateway_error(e: GatewayError) -> Error {
 
 impl Payments {
     /// Wires the service; resolves the webhook signing secret (configured, else the stored
-    /// one, else a new one stored for every instance to share).
+    /// one, else a new one stored for every instance to share). `base_url` is the public
+    /// base URL that links in mail start with.
     pub async fn new(
         db: Db,
         clock: Arc<dyn Clock>,
         params: Params,
         ledger: Ledger,
+        base_url: &str,
         cfg: PaymentsConfig,
     ) -> Result<Payments> {
         let secret = match cfg.webhook_secret.filter(|s| !s.trim().is_empty()) {
@@ -328,8 +332,46 @@ impl Payments {
             stripe: cfg.stripe,
             sandbox: Arc::new(SandboxGateway),
             secret: Arc::from(secret),
+            base_url: Arc::from(base_url.trim_end_matches('/')),
             prices: Arc::default(),
         })
+    }
+
+    /// The billing page (balance, top-ups, the subscription) that payment mails link to.
+    fn billing_url(&self) -> String {
+        format!("{}/billing", self.base_url)
+    }
+
+    /// Queues a failed-payment mail to the user on the webhook's transaction, once per
+    /// `dedupe_key`, unless `notification.payment_failed_enabled` is off for them.
+    async fn mail_failure(
+        &self,
+        tx: &mut AnyConnection,
+        now: i64,
+        user_id: &str,
+        template: &crate::mail::Template,
+        dedupe_key: &str,
+    ) -> Result<()> {
+        let (email, tenant): (String, String) =
+            sqlx::query_as("SELECT email, tenant_id FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let enabled = self
+            .params
+            .get_with(
+                tx,
+                crate::params::PAYMENT_FAILED_ENABLED,
+                Ctx {
+                    tenant_id: &tenant,
+                    user_id: Some(user_id),
+                },
+            )
+            .await?;
+        if enabled != serde_json::Value::Bool(true) {
+            return Ok(());
+        }
+        crate::mail::send(tx, now, &tenant, &email, template, dedupe_key).await
     }
 
     /// The webhook signing secret in force (the sandbox signs with it; so do tests).
@@ -836,56 +878,18 @@ impl Payments {
                 intent_id,
                 code,
                 message,
+                attempt,
+            } => {
+                self.apply_failure(tx, now, intent_id, code.as_deref(), message, Some(attempt))
+                    .await
             }
-            | Effect::SetupFailed {
+            Effect::SetupFailed {
                 intent_id,
                 code,
                 message,
             } => {
-                let Some(intent) = self.intent_with(tx, intent_id).await? else {
-                    return Ok(Decision::ignore("not an intent gpubroker created"));
-                };
-                if let Err(why) = intent.status.apply(IntentEvent::Failed) {
-                    return Ok(Decision::ignore(why).about(&intent));
-                }
-                let n = sqlx::query(
-                    "UPDATE payment_intents SET status = 'failed', last_failure_code = $2, last_failure_message = $3, \
-                     last_failure_at = $4, updated_at = $4 WHERE id = $1 AND status IN ('open', 'failed')",
-                )
-                .bind(&intent.id)
-                .bind(code.as_deref())
-                .bind(message)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if n == 0 {
-                    return Ok(Decision::ignore("the intent succeeded meanwhile").about(&intent));
-                }
-                let tenant = tenant_of(tx, &intent.user_id).await?;
-                crate::events::append(
-                    tx,
-                    now,
-                    crate::events::NewEvent {
-                        tenant_id: &tenant,
-                        topic: "payment.failed",
-                        subject_id: &intent.id,
-                        user_id: Some(&intent.user_id),
-                        payload: &json!({
-                            "intent_id": intent.id,
-                            "kind": intent.kind,
-                            "amount_minor": intent.amount_minor,
-                            "code": code,
-                            "message": message,
-                        }),
-                    },
-                )
-                .await?;
-                Ok(Decision {
-                    status: EventStatus::Processed,
-                    ..Decision::ignore(format!("attempt failed: {message}"))
-                }
-                .about(&intent))
+                self.apply_failure(tx, now, intent_id, code.as_deref(), message, None)
+                    .await
             }
             Effect::Canceled { intent_id } => {
                 let Some(intent) = self.intent_with(tx, intent_id).await? else {
@@ -934,8 +938,84 @@ impl Payments {
                 .about(&intent))
             }
             Effect::Subscription(f) => self.apply_subscription(tx, now, event_at, f).await,
-            Effect::Invoice(f) => self.apply_invoice(tx, now, f).await,
+            Effect::Invoice(f) => self.apply_invoice(tx, now, event_at, f).await,
+            Effect::Refund(f) => self.apply_refund(tx, now, f).await,
         }
+    }
+
+    /// A failed attempt on the webhook's transaction: the intent is marked `failed` (it
+    /// stays reusable), `payment.failed` is published and — for a top-up, named by its
+    /// `attempt` — the user is mailed once per attempt (`topup-failed:{intent}:{attempt}`:
+    /// the charge id, or the event id when no charge was made).
+    async fn apply_failure(
+        &self,
+        tx: &mut AnyConnection,
+        now: i64,
+        intent_id: &str,
+        code: Option<&str>,
+        message: &str,
+        attempt: Option<&str>,
+    ) -> Result<Decision> {
+        let Some(intent) = self.intent_with(tx, intent_id).await? else {
+            return Ok(Decision::ignore("not an intent gpubroker created"));
+        };
+        if let Err(why) = intent.status.apply(IntentEvent::Failed) {
+            return Ok(Decision::ignore(why).about(&intent));
+        }
+        let n = sqlx::query(
+            "UPDATE payment_intents SET status = 'failed', last_failure_code = $2, last_failure_message = $3, \
+             last_failure_at = $4, updated_at = $4 WHERE id = $1 AND status IN ('open', 'failed')",
+        )
+        .bind(&intent.id)
+        .bind(code)
+        .bind(message)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Ok(Decision::ignore("the intent succeeded meanwhile").about(&intent));
+        }
+        let tenant = tenant_of(tx, &intent.user_id).await?;
+        crate::events::append(
+            tx,
+            now,
+            crate::events::NewEvent {
+                tenant_id: &tenant,
+                topic: "payment.failed",
+                subject_id: &intent.id,
+                user_id: Some(&intent.user_id),
+                payload: &json!({
+                    "intent_id": intent.id,
+                    "kind": intent.kind,
+                    "amount_minor": intent.amount_minor,
+                    "code": code,
+                    "message": message,
+                }),
+            },
+        )
+        .await?;
+        if let (IntentKind::Payment, Some(attempt)) = (intent.kind, attempt) {
+            self.mail_failure(
+                tx,
+                now,
+                &intent.user_id,
+                &crate::mail::Template::TopUpFailed {
+                    amount_minor: intent.amount_minor,
+                    currency: intent.currency.to_ascii_uppercase(),
+                    reference: intent.id.clone(),
+                    message: message.to_string(),
+                    billing_url: self.billing_url(),
+                },
+                &format!("topup-failed:{}:{attempt}", intent.id),
+            )
+            .await?;
+        }
+        Ok(Decision {
+            status: EventStatus::Processed,
+            ..Decision::ignore(format!("attempt failed: {message}"))
+        }
+        .about(&intent))
     }
 
     /// SANDBOX: "confirms" one of the user's sandbox intents with a test card and delivers

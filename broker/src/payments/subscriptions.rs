@@ -154,6 +154,23 @@ pub fn supersedes(
     Ok(())
 }
 
+/// Whether an invoice event created at `event_at` (unix seconds) changes the failure shown
+/// on its subscription (pure), given the `created` times of the last paid-invoice event and
+/// of the failure shown: a failure older than the last payment is stale (it is neither shown
+/// nor mailed), and a payment older than the failure shown does not clear it. Events
+/// redelivered after an outage arrive in any order.
+pub fn invoice_applies(
+    outcome: &InvoiceOutcome,
+    event_at: i64,
+    last_paid_at: Option<i64>,
+    failure_shown_at: Option<i64>,
+) -> bool {
+    match outcome {
+        InvoiceOutcome::Paid => failure_shown_at.is_none_or(|f| event_at >= f),
+        InvoiceOutcome::PaymentFailed { .. } => last_paid_at.is_none_or(|p| event_at >= p),
+    }
+}
+
 /// The plan a user's subscriptions give (pure): the highest among those that grant one.
 pub fn plan_for(subscriptions: &[(Plan, SubscriptionStatus)]) -> Plan {
     subscriptions
@@ -168,7 +185,12 @@ pub fn plan_for(subscriptions: &[(Plan, SubscriptionStatus)]) -> Plan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SubscriptionFailure {
     pub message: String,
+    /// When we learnt of it, ms.
     pub at: i64,
+    /// The invoice whose payment failed.
+    pub invoice_id: Option<String>,
+    /// When Stripe tries again (unix seconds); none when no retry is scheduled.
+    pub next_attempt: Option<i64>,
 }
 
 /// A subscription as the user sees it.
@@ -195,7 +217,8 @@ pub struct Subscription {
 
 const SUB_COLUMNS: &str =
     "id, user_id, gateway, plan, billing_interval, price_id, amount_minor, status, \
-     current_period_end, last_event_at, failure_message, failure_at, created_at, updated_at";
+     current_period_end, last_event_at, failure_message, failure_at, created_at, updated_at, \
+     failure_invoice_id, failure_next_attempt";
 
 type SubRow = (
     String,
@@ -212,6 +235,8 @@ type SubRow = (
     Option<i64>,
     i64,
     i64,
+    Option<String>,
+    Option<i64>,
 );
 
 fn sub_of(r: SubRow) -> Result<Subscription> {
@@ -222,7 +247,12 @@ fn sub_of(r: SubRow) -> Result<Subscription> {
         interval: Interval::parse(&r.4).ok_or_else(|| bad("interval"))?,
         status: SubscriptionStatus::parse(&r.7).ok_or_else(|| bad("status"))?,
         last_failure: match (r.10, r.11) {
-            (Some(message), Some(at)) => Some(SubscriptionFailure { message, at }),
+            (Some(message), Some(at)) => Some(SubscriptionFailure {
+                message,
+                at,
+                invoice_id: r.14,
+                next_attempt: r.15,
+            }),
             _ => None,
         },
         id: r.0,
@@ -400,7 +430,7 @@ impl Payments {
         let now = self.clock.now_ms();
         sqlx::query(&format!(
             "INSERT INTO payment_subscriptions ({SUB_COLUMNS}, customer_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, NULL, NULL, $10, $10, $11) ON CONFLICT (id) DO NOTHING"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, NULL, NULL, $10, $10, NULL, NULL, $11) ON CONFLICT (id) DO NOTHING"
         ))
         .bind(&created.id)
         .bind(&user.id)
@@ -608,7 +638,7 @@ impl Payments {
             // Out of order: the gateway's event beat the API's insert. -1: any event applies.
             sqlx::query(&format!(
                 "INSERT INTO payment_subscriptions ({SUB_COLUMNS}, customer_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'incomplete', NULL, -1, NULL, NULL, $8, $8, $9) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'incomplete', NULL, -1, NULL, NULL, $8, $8, NULL, NULL, $9) \
                  ON CONFLICT (id) DO NOTHING"
             ))
             .bind(&f.subscription_id)
@@ -675,12 +705,15 @@ impl Payments {
     }
 
     /// An invoice event: a paid invoice clears the subscription's failure and mails the
-    /// invoice (once per invoice); a failed payment is recorded for the user to see and
-    /// published as `payment.failed` (Stripe retries it; the plan is kept while `past_due`).
+    /// invoice (once per invoice: `invoice:{id}`); a failed payment is recorded for the user
+    /// to see (`GET /billing`), published as `payment.failed` and mailed once per invoice
+    /// (`renewal-failed:{id}`: Stripe's retries of the same invoice fail again without a
+    /// second mail). Stripe retries it; the plan is kept while `past_due`.
     pub(super) async fn apply_invoice(
         &self,
         tx: &mut AnyConnection,
         now: i64,
+        event_at: i64,
         f: &InvoiceFacts,
     ) -> Result<Decision> {
         let Some(sub_id) = &f.subscription_id else {
@@ -700,14 +733,32 @@ impl Payments {
                 .bind(&sub.user_id)
                 .fetch_one(&mut *tx)
                 .await?;
+        let (last_paid_at, failure_shown_at): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT last_paid_event_at, failure_event_at FROM payment_subscriptions WHERE id = $1",
+        )
+        .bind(&sub.id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let applies = invoice_applies(&f.outcome, event_at, last_paid_at, failure_shown_at);
         match &f.outcome {
             InvoiceOutcome::Paid => {
+                if applies {
+                    sqlx::query(
+                        "UPDATE payment_subscriptions SET failure_message = NULL, failure_at = NULL, \
+                         failure_invoice_id = NULL, failure_next_attempt = NULL, failure_event_at = NULL, \
+                         updated_at = $2 WHERE id = $1",
+                    )
+                    .bind(&sub.id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 sqlx::query(
-                    "UPDATE payment_subscriptions SET failure_message = NULL, failure_at = NULL, updated_at = $2 \
-                     WHERE id = $1",
+                    "UPDATE payment_subscriptions SET last_paid_event_at = $2 \
+                     WHERE id = $1 AND (last_paid_event_at IS NULL OR last_paid_event_at < $2)",
                 )
                 .bind(&sub.id)
-                .bind(now)
+                .bind(event_at)
                 .execute(&mut *tx)
                 .await?;
                 let period = match (f.period_start, f.period_end) {
@@ -734,14 +785,25 @@ impl Payments {
                     ..Decision::ignore("invoice paid")
                 }))
             }
-            InvoiceOutcome::PaymentFailed { message } => {
+            InvoiceOutcome::PaymentFailed {
+                message,
+                next_attempt,
+            } => {
+                if !applies {
+                    return Ok(about(Decision::ignore(
+                        "a failed payment older than the last paid invoice",
+                    )));
+                }
                 sqlx::query(
-                    "UPDATE payment_subscriptions SET failure_message = $2, failure_at = $3, updated_at = $3 \
-                     WHERE id = $1",
+                    "UPDATE payment_subscriptions SET failure_message = $2, failure_at = $3, updated_at = $3, \
+                     failure_invoice_id = $4, failure_next_attempt = $5, failure_event_at = $6 WHERE id = $1",
                 )
                 .bind(&sub.id)
                 .bind(message)
                 .bind(now)
+                .bind(&f.invoice_id)
+                .bind(*next_attempt)
+                .bind(event_at)
                 .execute(&mut *tx)
                 .await?;
                 crate::events::append(
@@ -757,8 +819,27 @@ impl Payments {
                             "invoice_id": f.invoice_id,
                             "amount_minor": f.amount_minor,
                             "message": message,
+                            "next_attempt": next_attempt,
                         }),
                     },
+                )
+                .await?;
+                self.mail_failure(
+                    tx,
+                    now,
+                    &sub.user_id,
+                    &Template::RenewalFailed {
+                        plan: sub.plan.name().to_string(),
+                        interval: sub.interval.as_str().to_string(),
+                        invoice: f.number.clone().unwrap_or_else(|| f.invoice_id.clone()),
+                        amount_minor: f.amount_minor,
+                        currency: f.currency.to_ascii_uppercase(),
+                        message: message.clone(),
+                        next_attempt: next_attempt.map(day),
+                        pay_url: f.url.clone(),
+                        billing_url: self.billing_url(),
+                    },
+                    &format!("renewal-failed:{}", f.invoice_id),
                 )
                 .await?;
                 Ok(about(Decision {
@@ -799,6 +880,21 @@ mod tests {
         assert!(supersedes(S::Active, 100, 99).is_err());
         assert!(supersedes(S::Canceled, 100, 200).is_err());
         assert!(supersedes(S::IncompleteExpired, 100, 200).is_err());
+    }
+
+    #[test]
+    fn a_stale_invoice_event_neither_shows_a_failure_nor_clears_a_newer_one() {
+        let failed = InvoiceOutcome::PaymentFailed {
+            message: "declined".into(),
+            next_attempt: None,
+        };
+        let paid = InvoiceOutcome::Paid;
+        assert!(invoice_applies(&failed, 100, None, None));
+        assert!(invoice_applies(&failed, 100, Some(100), None));
+        assert!(!invoice_applies(&failed, 99, Some(100), None));
+        assert!(invoice_applies(&paid, 100, None, None));
+        assert!(invoice_applies(&paid, 100, None, Some(90)));
+        assert!(!invoice_applies(&paid, 80, Some(50), Some(90)));
     }
 
     #[test]
