@@ -26,6 +26,7 @@ use providers::Provider;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use sqlx::AnyConnection;
 use thiserror::Error;
 use tracing::{instrument, warn};
 
@@ -230,6 +231,36 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// The audit subject of a provider's credential of `mode`.
+fn audit_subject(provider_id: &str, mode: Mode) -> String {
+    format!("provider:{provider_id}/credentials/{}", mode.as_str())
+}
+
+/// How the audit log describes a stored credential: its masked hint and its key, never the
+/// secret.
+fn state(hint: &str, key_id: &str) -> String {
+    format!("hint={hint} key={key_id}")
+}
+
+/// The [`state`] of the credential stored for `provider_id` in `mode`, if any.
+async fn stored_state(
+    conn: &mut AnyConnection,
+    tenant_id: &str,
+    mode: Mode,
+    provider_id: &str,
+) -> Result<Option<String>> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT hint, key_id FROM provider_credentials \
+         WHERE tenant_id = $1 AND mode = $2 AND provider_id = $3",
+    )
+    .bind(tenant_id)
+    .bind(mode.as_str())
+    .bind(provider_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(hint, key_id)| state(&hint, &key_id)))
+}
+
 fn spec_of(provider_id: &str) -> Result<&'static live::Spec> {
     live::spec(provider_id).ok_or(Error::NotFound { what: "provider" })
 }
@@ -309,15 +340,7 @@ impl Credentials {
         let settings = Value::Object(cred.settings).to_string();
         let now = self.clock.now_ms();
         let mut tx = self.db.begin().await?;
-        let before: Option<(String, String)> = sqlx::query_as(
-            "SELECT hint, key_id FROM provider_credentials \
-             WHERE tenant_id = $1 AND mode = $2 AND provider_id = $3",
-        )
-        .bind(tenant_id)
-        .bind(mode.as_str())
-        .bind(provider_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let before = stored_state(&mut tx, tenant_id, mode, provider_id).await?;
         sqlx::query(
             "INSERT INTO provider_credentials (tenant_id, mode, provider_id, ciphertext, nonce, \
              key_id, hint, settings, updated_at, updated_by) \
@@ -339,9 +362,8 @@ impl Credentials {
         .bind(actor)
         .execute(&mut *tx)
         .await?;
-        let subject = format!("provider:{provider_id}/credentials/{}", mode.as_str());
-        let before = before.map(|(h, k)| format!("hint={h} key={k}"));
-        let after = format!("hint={hint} key={}", self.key.id());
+        let subject = audit_subject(provider_id, mode);
+        let after = state(&hint, self.key.id());
         audit::record(
             &mut tx,
             now,
@@ -400,16 +422,7 @@ impl Credentials {
         spec_of(provider_id)?;
         let now = self.clock.now_ms();
         let mut tx = self.db.begin().await?;
-        let before: Option<(String, String)> = sqlx::query_as(
-            "SELECT hint, key_id FROM provider_credentials \
-             WHERE tenant_id = $1 AND mode = $2 AND provider_id = $3",
-        )
-        .bind(tenant_id)
-        .bind(mode.as_str())
-        .bind(provider_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((h, k)) = before else {
+        let Some(before) = stored_state(&mut tx, tenant_id, mode, provider_id).await? else {
             return Err(Error::NotFound { what: "credential" });
         };
         sqlx::query(
@@ -421,8 +434,7 @@ impl Credentials {
         .bind(provider_id)
         .execute(&mut *tx)
         .await?;
-        let subject = format!("provider:{provider_id}/credentials/{}", mode.as_str());
-        let before = format!("hint={h} key={k}");
+        let subject = audit_subject(provider_id, mode);
         audit::record(
             &mut tx,
             now,

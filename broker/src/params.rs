@@ -4,6 +4,9 @@
 //! PRO's concurrent deployments); a user's plan is read from their row when resolving. Reads go to the database, so a change applies to running code at once
 //! (hot reload, across instances too).
 
+use std::time::Duration;
+
+use providers::http::{self, BreakerBackoff, BreakerPolicy, EngineSettings};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::AnyConnection;
@@ -123,6 +126,46 @@ pub const BREAKER_FAILURES: &str = "providers.breaker_failure_threshold";
 pub const BREAKER_OPEN_MS: &str = "providers.breaker_open_ms";
 pub const OWNED_HOURLY_COST: &str = "maas.hourly_cost_per_gpu_micro_usd";
 
+// The providers' engine defaults are defined once, in `providers::http`; these are their
+// parameters' default texts.
+static CACHE_TTL_DEFAULT: Decimal = Decimal::of(http::DEFAULT_OFFERS_TTL.as_secs() as u128);
+static BREAKER_FAILURES_DEFAULT: Decimal = Decimal::of(http::DEFAULT_BREAKER_FAILURES as u128);
+static BREAKER_OPEN_MS_DEFAULT: Decimal = Decimal::of(http::DEFAULT_BREAKER_OPEN.as_millis());
+
+/// The decimal text of a number known when compiling: a default that another crate defines,
+/// written into [`DEFS`] without a second copy of its value.
+struct Decimal {
+    digits: [u8; 39],
+    len: usize,
+}
+
+impl Decimal {
+    const fn of(n: u128) -> Self {
+        let mut len = 1;
+        let mut rest = n / 10;
+        while rest > 0 {
+            len += 1;
+            rest /= 10;
+        }
+        let mut digits = [0u8; 39];
+        let (mut i, mut rest) = (len, n);
+        while i > 0 {
+            i -= 1;
+            digits[i] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        Self { digits, len }
+    }
+
+    const fn as_str(&'static self) -> &'static str {
+        match std::str::from_utf8(self.digits.split_at(self.len).0) {
+            Ok(s) => s,
+            // Unreachable: the digits are ASCII. An empty default fails the defaults' test.
+            Err(_) => "",
+        }
+    }
+}
+
 static DEFS: &[Def] = &[
     Def { key: MODE, kind: Kind::Choice { allowed: &["sandbox", "live"] }, default: "\"sandbox\"", scopes: TENANT_ONLY,
         description: "The POD's mode: sandbox (simulated worlds, no real money or machines) or live. Switching needs `confirm` equal to the new mode." },
@@ -167,7 +210,7 @@ static DEFS: &[Def] = &[
         description: "Send an email when a top-up brings the account back to good standing." },
     Def { key: PAYMENT_FAILED_ENABLED, kind: Kind::Bool, default: "true", scopes: ALL_SCOPES,
         description: "Mail the user when a payment fails: a subscription renewal (once per invoice; Stripe retries it) or a top-up attempt (once per attempt)." },
-    Def { key: CACHE_TTL, kind: Kind::Int { min: 1, max: 86_400 }, default: "60", scopes: SYSTEM_SCOPES,
+    Def { key: CACHE_TTL, kind: Kind::Int { min: 1, max: 86_400 }, default: CACHE_TTL_DEFAULT.as_str(), scopes: SYSTEM_SCOPES,
         description: "How long a provider's offer listing is cached, seconds." },
     Def { key: REFRESH_INTERVAL, kind: Kind::Int { min: 1, max: 3600 }, default: "15", scopes: &[ScopeKind::Global],
         description: "How often the offer index refreshes, seconds." },
@@ -235,15 +278,44 @@ static DEFS: &[Def] = &[
         description: "Whether a SANDBOX POD also mails a verification link at sign-up and refuses sign-in until it is used (LIVE PODs always do)." },
     Def { key: PROVIDER_TIMEOUT_MS, kind: Kind::Int { min: 100, max: 120_000 }, default: "10000", scopes: &[ScopeKind::Global],
         description: "Whole-request timeout of every provider call, and the deadline of one provider's listing in an offer refresh, milliseconds. Applied at the next refresh." },
-    Def { key: BREAKER_FAILURES, kind: Kind::Int { min: 1, max: 100 }, default: "5", scopes: &[ScopeKind::Global],
+    Def { key: BREAKER_FAILURES, kind: Kind::Int { min: 1, max: 100 }, default: BREAKER_FAILURES_DEFAULT.as_str(), scopes: &[ScopeKind::Global],
         description: "Consecutive failed provider calls that open the provider's circuit breaker. A change resets every breaker to closed." },
-    Def { key: BREAKER_OPEN_MS, kind: Kind::Int { min: 100, max: 3_600_000 }, default: "10000", scopes: &[ScopeKind::Global],
+    Def { key: BREAKER_OPEN_MS, kind: Kind::Int { min: 100, max: 3_600_000 }, default: BREAKER_OPEN_MS_DEFAULT.as_str(), scopes: &[ScopeKind::Global],
         description: "How long an open circuit breaker refuses calls before one probe (half-open), milliseconds. A change resets every breaker to closed." },
     Def { key: OWNED_HOURLY_COST, kind: Kind::CostTable, default: "\"\"", scopes: SYSTEM_SCOPES,
         description: "Hourly cost per GPU of owned (MAAS) machines, micro-USD, as `MODEL:micro_usd,...` with catalogue model names (e.g. `H100-SXM:2100000`): the amortized cost of ownership, ranked like any offer. A model without a cost (or 0) is not offered and is counted as unpriced on the provider." },
     Def { key: "payments.price_cache_seconds", kind: Kind::Int { min: 0, max: 86_400 }, default: "3600", scopes: &[ScopeKind::Global],
         description: "How long plan prices read from Stripe (by lookup key `gpubroker_<plan>_<interval>`) are reused before Stripe is asked again, seconds." },
 ];
+
+/// The values of the parameters the providers' engines take (global scope).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineParams {
+    /// [`PROVIDER_TIMEOUT_MS`].
+    pub timeout_ms: i64,
+    /// [`BREAKER_FAILURES`].
+    pub breaker_failures: i64,
+    /// [`BREAKER_OPEN_MS`].
+    pub breaker_open_ms: i64,
+    /// [`CACHE_TTL`].
+    pub cache_ttl_seconds: i64,
+}
+
+impl EngineParams {
+    /// The hot engine settings these values mean (durations at least one millisecond).
+    pub fn settings(&self) -> EngineSettings {
+        let ms = |v: i64| Duration::from_millis(u64::try_from(v).unwrap_or(1).max(1));
+        EngineSettings {
+            timeout: ms(self.timeout_ms),
+            breaker: BreakerPolicy {
+                consecutive_failures: u32::try_from(self.breaker_failures)
+                    .unwrap_or(http::DEFAULT_BREAKER_FAILURES),
+                backoff: BreakerBackoff::Constant(ms(self.breaker_open_ms)),
+            },
+            offers_ttl: ms(self.cache_ttl_seconds.saturating_mul(1000)),
+        }
+    }
+}
 
 /// Every parameter the product knows.
 pub fn defs() -> &'static [Def] {
@@ -667,6 +739,40 @@ mod tests {
             let v: Value = serde_json::from_str(d.default).unwrap();
             validate(d, &v).unwrap_or_else(|e| panic!("{}: {e}", d.key));
         }
+    }
+
+    #[test]
+    fn the_default_parameters_give_the_engines_built_in_settings() {
+        let int = |key| def(key).unwrap().default.parse::<i64>().unwrap();
+        let engine = http::EngineConfig::default();
+
+        let pushed = EngineParams {
+            timeout_ms: int(PROVIDER_TIMEOUT_MS),
+            breaker_failures: int(BREAKER_FAILURES),
+            breaker_open_ms: int(BREAKER_OPEN_MS),
+            cache_ttl_seconds: int(CACHE_TTL),
+        }
+        .settings();
+
+        // What a new engine starts from, so the first push at boot changes no breaker.
+        assert_eq!(pushed.breaker, engine.breaker);
+        assert_eq!(pushed.breaker, BreakerPolicy::default());
+        assert_eq!(pushed.offers_ttl, engine.offers_ttl);
+        assert_eq!(int(BREAKER_FAILURES), 5);
+        assert_eq!(int(BREAKER_OPEN_MS), 10_000);
+        assert_eq!(int(CACHE_TTL), 60);
+    }
+
+    #[test]
+    fn a_decimal_is_the_numbers_text() {
+        static CASES: [Decimal; 4] = [
+            Decimal::of(0),
+            Decimal::of(7),
+            Decimal::of(10_000),
+            Decimal::of(u128::MAX),
+        ];
+        let texts: Vec<&str> = CASES.iter().map(Decimal::as_str).collect();
+        assert_eq!(texts, ["0", "7", "10000", &u128::MAX.to_string()]);
     }
 
     #[test]

@@ -245,22 +245,13 @@ impl Broker {
 
     /// The hot engine settings from the parameter store (global scope).
     pub async fn engine_settings(&self) -> Result<providers::http::EngineSettings> {
-        let ms = |v: i64| Duration::from_millis(u64::try_from(v).unwrap_or(1).max(1));
-        let ttl = self.params.int(params::CACHE_TTL, SYSTEM).await?;
-        Ok(providers::http::EngineSettings {
-            timeout: ms(self.params.int(params::PROVIDER_TIMEOUT_MS, SYSTEM).await?),
-            breaker: providers::http::BreakerPolicy {
-                consecutive_failures: u32::try_from(
-                    self.params.int(params::BREAKER_FAILURES, SYSTEM).await?,
-                )
-                .unwrap_or(5),
-                backoff: providers::http::BreakerBackoff::Constant(ms(self
-                    .params
-                    .int(params::BREAKER_OPEN_MS, SYSTEM)
-                    .await?)),
-            },
-            offers_ttl: ms(ttl.saturating_mul(1000)),
-        })
+        Ok(params::EngineParams {
+            timeout_ms: self.params.int(params::PROVIDER_TIMEOUT_MS, SYSTEM).await?,
+            breaker_failures: self.params.int(params::BREAKER_FAILURES, SYSTEM).await?,
+            breaker_open_ms: self.params.int(params::BREAKER_OPEN_MS, SYSTEM).await?,
+            cache_ttl_seconds: self.params.int(params::CACHE_TTL, SYSTEM).await?,
+        }
+        .settings())
     }
 
     async fn refresh_loop(self: Arc<Self>) {

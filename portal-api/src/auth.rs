@@ -128,8 +128,11 @@ pub struct Authed(pub User);
 #[derive(Debug, Clone)]
 pub struct Admin(pub User);
 
-fn bearer(parts: &Parts) -> Option<&str> {
-    bearer_token(&parts.headers)
+/// The request's bearer token (not verified yet), or 401 asking for one.
+fn required_bearer(parts: &Parts) -> Result<&str, ApiError> {
+    bearer_token(&parts.headers).ok_or(ApiError::Unauthorized(
+        "send `Authorization: Bearer <access token>`",
+    ))
 }
 
 impl FromRequestParts<Arc<AppState>> for Authed {
@@ -139,9 +142,7 @@ impl FromRequestParts<Arc<AppState>> for Authed {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or(ApiError::Unauthorized(
-            "send `Authorization: Bearer <access token>`",
-        ))?;
+        let token = required_bearer(parts)?;
         crate::identity::authenticate(state, token)
             .await
             .map(Authed)
@@ -160,9 +161,7 @@ impl FromRequestParts<Arc<AppState>> for Bearer {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or(ApiError::Unauthorized(
-            "send `Authorization: Bearer <access token>`",
-        ))?;
+        let token = required_bearer(parts)?;
         let user = crate::identity::authenticate(state, token).await?;
         Ok(Bearer(crate::identity::Caller {
             user,
@@ -210,7 +209,7 @@ impl FromRequestParts<Arc<AppState>> for MaybeAuthed {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        match bearer(parts) {
+        match bearer_token(&parts.headers) {
             None => Ok(MaybeAuthed(None)),
             Some(t) => crate::identity::authenticate(state, t)
                 .await

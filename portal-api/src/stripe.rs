@@ -120,6 +120,16 @@ fn intent_ref(o: Obj) -> Result<IntentRef, GatewayError> {
     })
 }
 
+/// A subscription object as the port reports it; `assumed` is the status when Stripe's
+/// answer has none.
+fn subscription_ref(o: Obj, assumed: &str) -> SubscriptionRef {
+    SubscriptionRef {
+        status: o.status.unwrap_or_else(|| assumed.into()),
+        current_period_end: o.current_period_end,
+        id: o.id,
+    }
+}
+
 impl StripeGateway {
     /// A gateway for `secret_key` at `api_base` (`None`: api.stripe.com).
     pub fn new(secret_key: &str, api_base: Option<&str>) -> Result<StripeGateway, StripeError> {
@@ -204,22 +214,14 @@ impl Gateway for StripeGateway {
             .items(vec![item])
             .metadata(meta);
         let o: Obj = self.send(&r, Some(req.idempotency_key)).await?;
-        Ok(SubscriptionRef {
-            status: o.status.unwrap_or_else(|| "incomplete".into()),
-            current_period_end: o.current_period_end,
-            id: o.id,
-        })
+        Ok(subscription_ref(o, "incomplete"))
     }
 
     #[instrument(skip_all, fields(subscription = id))]
     async fn cancel_subscription(&self, id: &str) -> Result<SubscriptionRef, GatewayError> {
         let r = CancelSubscription::new(id);
         let o: Obj = self.send(&r, None).await?;
-        Ok(SubscriptionRef {
-            status: o.status.unwrap_or_else(|| "canceled".into()),
-            current_period_end: o.current_period_end,
-            id: o.id,
-        })
+        Ok(subscription_ref(o, "canceled"))
     }
 
     /// Prices by lookup key; keys the Prices API does not know (or all of them, when the

@@ -26,6 +26,15 @@ impl Capabilities {
         release: true,
         list_instances: true,
     };
+
+    /// Lists offers, nothing else (price catalogues without a provisioning API we use).
+    pub const LIST_ONLY: Capabilities = Capabilities {
+        list_offers: true,
+        provision: false,
+        status: false,
+        release: false,
+        list_instances: false,
+    };
 }
 
 /// A provider-side instance id.

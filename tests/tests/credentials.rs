@@ -98,6 +98,20 @@ async fn an_admin_stores_a_credential_and_only_ever_sees_its_hint() {
     assert_eq!(r.status, 200, "{}", r.body);
     let audit = r.body.to_string();
     assert!(audit.contains("credentials.put"), "{audit}");
+    let put = r.body["items"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|a| a["action"] == "credentials.put"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        put["subject"], "provider:lambda/credentials/sandbox",
+        "{put}"
+    );
+    assert_eq!(
+        put["after"],
+        format!("hint=••••wxyz key={}", items[0]["key_id"].as_str().unwrap()),
+        "{put}"
+    );
     responses.push(audit);
 
     let r = app
@@ -129,6 +143,13 @@ async fn an_admin_stores_a_credential_and_only_ever_sees_its_hint() {
         .await
         .unwrap();
     assert!(r.body.to_string().contains("credentials.delete"));
+    let deleted = r.body["items"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|a| a["action"] == "credentials.delete"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(deleted["before"], put["after"], "{deleted}");
+    assert_eq!(deleted["subject"], put["subject"], "{deleted}");
     responses.push(r.body.to_string());
 
     for body in &responses {

@@ -440,6 +440,36 @@ async fn a_declined_card_is_shown_to_the_user_and_the_same_intent_can_be_paid_ag
 }
 
 #[tokio::test]
+async fn a_setup_intent_replays_under_its_key_and_a_top_ups_key_is_refused_for_it() {
+    let app = sandbox_app().await;
+    let me = app.register("keys@e2e.test").await.unwrap();
+    let setup = |key: &'static str| {
+        app.post_keyed("/api/v1/billing/setup-intents", Some(&me), json!({}), key)
+    };
+
+    let first = setup("seti-key").await.unwrap();
+    let again = setup("seti-key").await.unwrap();
+    topup(&app, &me, 2_500, "pi-key").await;
+    let clash = setup("pi-key").await.unwrap();
+    let topup_clash = app
+        .post_keyed(
+            "/api/v1/billing/topups",
+            Some(&me),
+            json!({"amount_minor": 2_500, "currency": "USD"}),
+            "seti-key",
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["id"], first.body["id"]);
+    assert_eq!(clash.status, 422, "{}", clash.body);
+    assert_eq!(topup_clash.status, 422, "{}", topup_clash.body);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_sandbox_setup_intent_saves_a_card() {
     let app = sandbox_app().await;
     let me = app.register("saver@e2e.test").await.unwrap();

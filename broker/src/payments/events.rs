@@ -208,18 +208,26 @@ fn failed_charge(obj: &Value) -> Option<String> {
         .or_else(|| p(obj, "/latest_charge/id"))
 }
 
+/// The amount paid: the settled amount (`amount_received`, `amount_captured`) when positive,
+/// else `amount`.
+fn paid(obj: &Value, settled: &str) -> Option<i64> {
+    obj.get(settled)
+        .and_then(Value::as_i64)
+        .filter(|a| *a > 0)
+        .or_else(|| obj.get("amount").and_then(Value::as_i64))
+}
+
 /// What `event` asks of us.
 pub fn classify(event: &WireEvent) -> Effect {
     let obj = &event.data.object;
     let object_kind = s(obj, "object").unwrap_or_default();
     match (event.kind.as_str(), object_kind.as_str()) {
         ("payment_intent.succeeded", "payment_intent") => {
-            let amount = obj
-                .get("amount_received")
-                .and_then(Value::as_i64)
-                .filter(|a| *a > 0)
-                .or_else(|| obj.get("amount").and_then(Value::as_i64));
-            match (s(obj, "id"), amount, s(obj, "currency")) {
+            match (
+                s(obj, "id"),
+                paid(obj, "amount_received"),
+                s(obj, "currency"),
+            ) {
                 (Some(intent_id), Some(amount_minor), Some(currency)) => Effect::Paid {
                     intent_id,
                     amount_minor,
@@ -234,12 +242,11 @@ pub fn classify(event: &WireEvent) -> Effect {
             {
                 return Effect::Ignore("the charge is not captured yet");
             }
-            let amount = obj
-                .get("amount_captured")
-                .and_then(Value::as_i64)
-                .filter(|a| *a > 0)
-                .or_else(|| obj.get("amount").and_then(Value::as_i64));
-            match (s(obj, "payment_intent"), amount, s(obj, "currency")) {
+            match (
+                s(obj, "payment_intent"),
+                paid(obj, "amount_captured"),
+                s(obj, "currency"),
+            ) {
                 (Some(intent_id), Some(amount_minor), Some(currency)) => Effect::Paid {
                     intent_id,
                     amount_minor,

@@ -175,8 +175,13 @@ fn sandbox_id(prefix: &str) -> String {
     format!("{prefix}_sbx_{}", uuid::Uuid::new_v4().simple())
 }
 
-fn client_secret(id: &str) -> String {
-    format!("{id}_secret_{}", uuid::Uuid::new_v4().simple())
+/// A new sandbox intent (`pi`, `seti`) with its client secret.
+fn sandbox_intent(prefix: &str) -> IntentRef {
+    let id = sandbox_id(prefix);
+    IntentRef {
+        client_secret: format!("{id}_secret_{}", uuid::Uuid::new_v4().simple()),
+        id,
+    }
 }
 
 #[async_trait]
@@ -193,22 +198,14 @@ impl Gateway for SandboxGateway {
         &self,
         _req: &NewPaymentIntent<'_>,
     ) -> Result<IntentRef, GatewayError> {
-        let id = sandbox_id("pi");
-        Ok(IntentRef {
-            client_secret: client_secret(&id),
-            id,
-        })
+        Ok(sandbox_intent("pi"))
     }
 
     async fn create_setup_intent(
         &self,
         _req: &NewSetupIntent<'_>,
     ) -> Result<IntentRef, GatewayError> {
-        let id = sandbox_id("seti");
-        Ok(IntentRef {
-            client_secret: client_secret(&id),
-            id,
-        })
+        Ok(sandbox_intent("seti"))
     }
 
     async fn create_subscription(

@@ -106,6 +106,40 @@ impl IntentKind {
     }
 }
 
+/// What a new intent is for: a top-up of an amount, or saving a card (a SetupIntent moves
+/// no money: it is stored with amount 0 in the ledger's currency).
+#[derive(Debug, Clone, Copy)]
+enum Ask<'a> {
+    TopUp {
+        amount_minor: i64,
+        currency: &'a str,
+    },
+    SaveCard,
+}
+
+impl<'a> Ask<'a> {
+    fn kind(self) -> IntentKind {
+        match self {
+            Ask::TopUp { .. } => IntentKind::Payment,
+            Ask::SaveCard => IntentKind::Setup,
+        }
+    }
+
+    fn amount_minor(self) -> i64 {
+        match self {
+            Ask::TopUp { amount_minor, .. } => amount_minor,
+            Ask::SaveCard => 0,
+        }
+    }
+
+    fn currency(self) -> &'a str {
+        match self {
+            Ask::TopUp { currency, .. } => currency,
+            Ask::SaveCard => crate::ledger::CURRENCY,
+        }
+    }
+}
+
 /// A failed payment attempt as the user sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
@@ -514,39 +548,13 @@ impl Payments {
                 format!("a top-up must be {min}..={max} cents"),
             ));
         }
-        let request_key = request_key_of(request_key)?;
-        if let Some(i) = self.by_request(&user.id, &request_key).await? {
-            if i.kind != IntentKind::Payment
-                || i.amount_minor != amount_minor
-                || i.currency != currency
-            {
-                return Err(Error::conflict(
-                    ConflictKind::IdempotencyMismatch,
-                    "this Idempotency-Key was used for a different request",
-                ));
-            }
-            return Ok((i, false));
-        }
-        let gateway = self.gateway_for(&user.tenant_id).await?;
-        let customer = self.ensure_customer(user, gateway.as_ref()).await?;
-        let created = gateway
-            .create_payment_intent(&NewPaymentIntent {
-                customer_id: &customer,
-                user_id: &user.id,
-                amount_minor,
-                currency: &currency.to_ascii_lowercase(),
-                idempotency_key: &format!("gpubroker-topup-{}-{request_key}", user.id),
-            })
-            .await
-            .map_err(gateway_error)?;
-        self.store_intent(
+        self.intent_for(
             user,
-            gateway.kind(),
-            IntentKind::Payment,
-            amount_minor,
-            &currency,
-            &request_key,
-            &created,
+            request_key,
+            Ask::TopUp {
+                amount_minor,
+                currency: &currency,
+            },
         )
         .await
     }
@@ -558,9 +566,24 @@ impl Payments {
         user: &User,
         request_key: Option<&str>,
     ) -> Result<(Intent, bool)> {
+        self.intent_for(user, request_key, Ask::SaveCard).await
+    }
+
+    /// The intent `request_key` asks for: the one an earlier request with this key created
+    /// (`false`; a different request under the same key is refused), else a new one created
+    /// at the tenant's gateway and stored (`true`).
+    async fn intent_for(
+        &self,
+        user: &User,
+        request_key: Option<&str>,
+        ask: Ask<'_>,
+    ) -> Result<(Intent, bool)> {
         let request_key = request_key_of(request_key)?;
         if let Some(i) = self.by_request(&user.id, &request_key).await? {
-            if i.kind != IntentKind::Setup {
+            if i.kind != ask.kind()
+                || i.amount_minor != ask.amount_minor()
+                || i.currency != ask.currency()
+            {
                 return Err(Error::conflict(
                     ConflictKind::IdempotencyMismatch,
                     "this Idempotency-Key was used for a different request",
@@ -570,37 +593,32 @@ impl Payments {
         }
         let gateway = self.gateway_for(&user.tenant_id).await?;
         let customer = self.ensure_customer(user, gateway.as_ref()).await?;
-        let created = gateway
-            .create_setup_intent(&NewSetupIntent {
-                customer_id: &customer,
-                user_id: &user.id,
-                idempotency_key: &format!("gpubroker-setup-{}-{request_key}", user.id),
-            })
-            .await
-            .map_err(gateway_error)?;
-        self.store_intent(
-            user,
-            gateway.kind(),
-            IntentKind::Setup,
-            0,
-            crate::ledger::CURRENCY,
-            &request_key,
-            &created,
-        )
-        .await
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn store_intent(
-        &self,
-        user: &User,
-        gateway: GatewayKind,
-        kind: IntentKind,
-        amount_minor: i64,
-        currency: &str,
-        request_key: &str,
-        created: &IntentRef,
-    ) -> Result<(Intent, bool)> {
+        let created = match ask {
+            Ask::TopUp {
+                amount_minor,
+                currency,
+            } => {
+                gateway
+                    .create_payment_intent(&NewPaymentIntent {
+                        customer_id: &customer,
+                        user_id: &user.id,
+                        amount_minor,
+                        currency: &currency.to_ascii_lowercase(),
+                        idempotency_key: &format!("gpubroker-topup-{}-{request_key}", user.id),
+                    })
+                    .await
+            }
+            Ask::SaveCard => {
+                gateway
+                    .create_setup_intent(&NewSetupIntent {
+                        customer_id: &customer,
+                        user_id: &user.id,
+                        idempotency_key: &format!("gpubroker-setup-{}-{request_key}", user.id),
+                    })
+                    .await
+            }
+        }
+        .map_err(gateway_error)?;
         let now = self.clock.now_ms();
         let n = sqlx::query(
             "INSERT INTO payment_intents (id, user_id, gateway, kind, amount_minor, currency, client_secret, status, \
@@ -609,21 +627,21 @@ impl Payments {
         )
         .bind(&created.id)
         .bind(&user.id)
-        .bind(gateway.as_str())
-        .bind(kind.as_str())
-        .bind(amount_minor)
-        .bind(currency)
+        .bind(gateway.kind().as_str())
+        .bind(ask.kind().as_str())
+        .bind(ask.amount_minor())
+        .bind(ask.currency())
         .bind(&created.client_secret)
-        .bind(request_key)
+        .bind(&request_key)
         .bind(now)
         .execute(&self.db.pool)
         .await?
         .rows_affected();
         let intent = self
-            .by_request(&user.id, request_key)
+            .by_request(&user.id, &request_key)
             .await?
             .ok_or_else(|| Error::Internal("intent vanished".into()))?;
-        info!(intent = %intent.id, kind = kind.as_str(), gateway = gateway.as_str(), "intent created");
+        info!(intent = %intent.id, kind = ask.kind().as_str(), gateway = gateway.kind().as_str(), "intent created");
         Ok((intent, n == 1))
     }
 

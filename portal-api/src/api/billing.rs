@@ -11,7 +11,7 @@ use broker::ledger::billing::BillingState;
 use broker::ledger::Posted;
 use serde::{Deserialize, Serialize};
 
-use super::{required_idempotency_key, ApiJson};
+use super::{create_status, required_idempotency_key, ApiJson};
 use crate::auth::{Admin, Authed};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -93,12 +93,7 @@ async fn adjust(
         .adjust(&a, &user_id, b.amount_minor, &b.reason, key)
         .await
         .map_err(broker::Error::from)?;
-    let status = if posted.replayed {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, Json(posted)))
+    Ok((create_status(!posted.replayed), Json(posted)))
 }
 
 pub fn router() -> Router<Arc<AppState>> {

@@ -13,7 +13,7 @@ use broker::service::Target;
 use providers::{Connection, OfferId};
 use serde::{Deserialize, Serialize};
 
-use super::{decode_cursor, encode_cursor, parse_limit, ApiJson, Page};
+use super::{create_status, decode_cursor, encode_cursor, parse_limit, ApiJson, Page};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -105,12 +105,7 @@ async fn create(
     };
     let (a, created) = s.broker.deploy(&user, target, &req).await?;
     let location = HeaderValue::from_str(&format!("/api/v1/deployments/{}", a.id)).ok();
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    let mut resp = (status, Json(DeploymentView::from(a))).into_response();
+    let mut resp = (create_status(created), Json(DeploymentView::from(a))).into_response();
     if let Some(l) = location {
         resp.headers_mut().insert(axum::http::header::LOCATION, l);
     }

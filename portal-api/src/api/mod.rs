@@ -14,6 +14,7 @@ mod statements;
 use std::sync::Arc;
 
 use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
 use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -89,6 +90,16 @@ pub fn required_idempotency_key<'h>(
             format!("{what} needs an Idempotency-Key header"),
         ))
     })
+}
+
+/// The status of an idempotent create: 201 when this request created the resource, 200 when
+/// it replays what an earlier request with the same key created.
+pub fn create_status(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
 }
 
 /// Parses `limit` (1..=200, default 50).

@@ -13,19 +13,12 @@ use broker::payments::{Interval, Subscription};
 use broker::plans::Plan;
 use serde::{Deserialize, Serialize};
 
-use super::{decode_cursor, encode_cursor, idempotency_key, parse_limit, ApiJson, Page};
+use super::{
+    create_status, decode_cursor, encode_cursor, idempotency_key, parse_limit, ApiJson, Page,
+};
 use crate::auth::{Admin, Authed};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-fn created(intent: Intent, new: bool) -> (StatusCode, Json<Intent>) {
-    let status = if new {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    (status, Json(intent))
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,7 +38,7 @@ async fn create_topup(
         .payments
         .create_topup(&u, b.amount_minor, &b.currency, idempotency_key(&headers))
         .await?;
-    Ok(created(intent, new))
+    Ok((create_status(new), Json(intent)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,7 +69,7 @@ async fn create_setup_intent(
         .payments
         .create_setup_intent(&u, idempotency_key(&headers))
         .await?;
-    Ok(created(intent, new))
+    Ok((create_status(new), Json(intent)))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -122,12 +115,7 @@ async fn subscribe(
     let plan = Plan::parse_field("plan", &b.plan)?;
     let interval = Interval::parse_field("interval", &b.interval)?;
     let (sub, new) = s.broker.payments.subscribe(&u, plan, interval).await?;
-    let status = if new {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(sub)))
+    Ok((create_status(new), Json(sub)))
 }
 
 /// `DELETE /api/v1/billing/subscription`: cancels now; the plan drops to FREE on the event.

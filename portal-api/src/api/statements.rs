@@ -13,7 +13,10 @@ use broker::ledger::Posted;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{decode_cursor, encode_cursor, parse_limit, required_idempotency_key, ApiJson, Page};
+use super::{
+    create_status, decode_cursor, encode_cursor, parse_limit, required_idempotency_key, ApiJson,
+    Page,
+};
 use crate::auth::Authed;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -196,12 +199,7 @@ async fn refund(
 ) -> ApiResult<(StatusCode, Json<Posted>)> {
     let key = required_idempotency_key(&headers, "a refund")?;
     let posted = s.broker.refund(&u, b.amount_minor, key).await?;
-    let status = if posted.replayed {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, Json(posted)))
+    Ok((create_status(!posted.replayed), Json(posted)))
 }
 
 pub fn router() -> Router<Arc<AppState>> {

@@ -28,13 +28,7 @@ use crate::{Capabilities, Offer, Provider, ProviderError, ProviderId};
 use wire::GpuPrices;
 
 /// What the adapter can do: list offers, nothing else.
-pub const CAPABILITIES: Capabilities = Capabilities {
-    list_offers: true,
-    provision: false,
-    status: false,
-    release: false,
-    list_instances: false,
-};
+pub const CAPABILITIES: Capabilities = Capabilities::LIST_ONLY;
 
 /// The Console API as the engine sees it.
 pub fn descriptor() -> Descriptor {

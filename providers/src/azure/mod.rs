@@ -36,13 +36,7 @@ const FIRST_PAGE: &str = "/api/retail/prices?api-version=2023-01-01-preview&$fil
 const MAX_PAGES: usize = 200;
 
 /// What this adapter can do: list offers, nothing else.
-pub const CAPABILITIES: Capabilities = Capabilities {
-    list_offers: true,
-    provision: false,
-    status: false,
-    release: false,
-    list_instances: false,
-};
+pub const CAPABILITIES: Capabilities = Capabilities::LIST_ONLY;
 
 /// The Retail Prices API as the engine sees it.
 pub fn descriptor() -> Descriptor {

@@ -35,13 +35,7 @@ const COMPUTE_SERVICE: &str = "6F81-5844-456A";
 const MAX_PAGES: usize = 100;
 
 /// What this adapter can do: list offers, nothing else.
-pub const CAPABILITIES: Capabilities = Capabilities {
-    list_offers: true,
-    provision: false,
-    status: false,
-    release: false,
-    list_instances: false,
-};
+pub const CAPABILITIES: Capabilities = Capabilities::LIST_ONLY;
 
 /// The Cloud Billing Catalog API as the engine sees it.
 pub fn descriptor() -> Descriptor {

@@ -38,14 +38,22 @@ pub struct BreakerPolicy {
     pub backoff: BreakerBackoff,
 }
 
+/// Consecutive failed calls that open a breaker by default. The broker's parameter
+/// `providers.breaker_failure_threshold` defaults to it.
+pub const DEFAULT_BREAKER_FAILURES: u32 = 5;
+
+/// How long an open breaker waits before its probe by default. The broker's parameter
+/// `providers.breaker_open_ms` defaults to it.
+pub const DEFAULT_BREAKER_OPEN: Duration = Duration::from_secs(10);
+
+/// [`DEFAULT_BREAKER_FAILURES`] with a constant [`DEFAULT_BREAKER_OPEN`] wait: the policy the
+/// broker's parameters give by default, so pushing the default parameters into a new engine
+/// changes nothing.
 impl Default for BreakerPolicy {
     fn default() -> Self {
         Self {
-            consecutive_failures: 5,
-            backoff: BreakerBackoff::Exponential {
-                start: Duration::from_secs(10),
-                max: Duration::from_secs(300),
-            },
+            consecutive_failures: DEFAULT_BREAKER_FAILURES,
+            backoff: BreakerBackoff::Constant(DEFAULT_BREAKER_OPEN),
         }
     }
 }

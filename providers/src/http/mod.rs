@@ -36,7 +36,9 @@ use serde::Serialize;
 use thiserror::Error;
 use tracing::Instrument;
 
-pub use breaker::{BreakerBackoff, BreakerPolicy, BreakerState};
+pub use breaker::{
+    BreakerBackoff, BreakerPolicy, BreakerState, DEFAULT_BREAKER_FAILURES, DEFAULT_BREAKER_OPEN,
+};
 pub use descriptor::{AuthScheme, Descriptor, ErrorClassifier, DEFAULT_RETRYABLE};
 pub use outcome::{message_error, retry_after, status_error, transport_error, Conflict};
 pub use retry::RetryPolicy;
@@ -45,7 +47,8 @@ pub use secret::Secret;
 use crate::clock::{Clock, SystemClock};
 use crate::{Offer, OfferSource, ProviderError, ProviderId};
 
-/// How long an offer listing is served from cache unless told otherwise.
+/// How long an offer listing is served from cache unless told otherwise. The broker's
+/// parameter `offers.cache_ttl_seconds` defaults to it.
 pub const DEFAULT_OFFERS_TTL: Duration = Duration::from_secs(60);
 
 /// Distinct unknown GPU names kept per engine (further new names are only counted).

@@ -27,13 +27,7 @@ use crate::{Capabilities, Offer, Provider, ProviderError, ProviderId};
 use wire::{Products, Shapes};
 
 /// What this adapter can do: list offers, nothing else.
-pub const CAPABILITIES: Capabilities = Capabilities {
-    list_offers: true,
-    provision: false,
-    status: false,
-    release: false,
-    list_instances: false,
-};
+pub const CAPABILITIES: Capabilities = Capabilities::LIST_ONLY;
 
 /// The cost estimator's data files as the engine sees them.
 pub fn descriptor() -> Descriptor {

@@ -12,7 +12,7 @@ use axum::Router;
 use providers::Offer;
 use serde_json::{json, Value};
 
-use super::{guarded, json, FakeAuth, FakeContext};
+use super::{dollars, guarded, json, FakeAuth, FakeContext};
 
 /// The fake's router; mount it at the root and point the adapter at the root.
 pub fn router(ctx: FakeContext) -> Router {
@@ -20,10 +20,6 @@ pub fn router(ctx: FakeContext) -> Router {
         .route("/v1/gpu-prices", get(gpu_prices))
         .with_state(ctx.clone());
     guarded(api, ctx, FakeAuth::Public)
-}
-
-fn dollars(micro: i64) -> Value {
-    serde_json::Number::from_f64(micro as f64 / 1_000_000.0).map_or(Value::Null, Value::Number)
 }
 
 /// `vendor-model-ram-interface` as the market's instance type spells it.

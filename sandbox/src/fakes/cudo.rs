@@ -22,13 +22,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use providers::{
-    Instance, InstanceState, MicroUsd, Offer, Pricing, ProviderError, ProvisionRequest,
-};
+use providers::{Instance, InstanceState, MicroUsd, Offer, ProviderError, ProvisionRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{guarded, json, FakeAuth, FakeContext};
+use super::{guarded, json, listed_on_demand, FakeAuth, FakeContext};
 
 /// GPU counts a composed VM may have.
 const COUNTS: [u32; 4] = [1, 2, 4, 8];
@@ -53,14 +51,6 @@ fn failure(status: StatusCode, code: u8, message: &str) -> Response {
     )
 }
 
-fn offers(ctx: &FakeContext) -> Vec<Offer> {
-    ctx.market
-        .offers(&ctx.provider)
-        .into_iter()
-        .filter(|o| o.pricing == Pricing::OnDemand && !o.id.key().contains('~'))
-        .collect()
-}
-
 /// The machine type of a market instance type (`epyc-rome-rtx-a6000_24x1v12gb`).
 fn family(o: &Offer) -> &str {
     o.instance_type
@@ -78,7 +68,7 @@ fn usd(p: MicroUsd) -> String {
 
 async fn machine_types(State(ctx): State<FakeContext>) -> Response {
     let mut groups: BTreeMap<(String, String), Vec<Offer>> = BTreeMap::new();
-    for o in offers(&ctx) {
+    for o in listed_on_demand(&ctx) {
         groups
             .entry((family(&o).to_string(), o.region.clone()))
             .or_default()
@@ -232,7 +222,7 @@ async fn create_vm(
     {
         return failure(StatusCode::CONFLICT, 6, "vm already exists");
     }
-    let mut candidates: Vec<Offer> = offers(&ctx)
+    let mut candidates: Vec<Offer> = listed_on_demand(&ctx)
         .into_iter()
         .filter(|o| {
             family(o) == b.machine_type && o.region == b.data_center_id && o.gpu_count == b.gpus

@@ -19,11 +19,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use providers::gpus;
 use providers::ProviderError;
-use providers::{Instance, InstanceState, Offer, OfferId, Pricing, ProvisionRequest};
+use providers::{Instance, InstanceState, Offer, OfferId, ProvisionRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{guarded, json, market_id, numeric_id, FakeAuth, FakeContext};
+use super::{
+    dollars, guarded, json, listed_on_demand, market_id, numeric_id, FakeAuth, FakeContext,
+};
 
 /// The tag prefix that carries the allocation id (the adapter's convention).
 const ALLOCATION_TAG_PREFIX: &str = "gpubroker-alloc:";
@@ -62,22 +64,9 @@ fn gpu_spelling(o: &Offer) -> String {
     format!("{}_{family}", vendor.to_ascii_lowercase())
 }
 
-/// The market's on-demand `do` offers, one per size and region.
-fn offers(ctx: &FakeContext) -> Vec<Offer> {
-    ctx.market
-        .offers(&ctx.provider)
-        .into_iter()
-        .filter(|o| o.pricing == Pricing::OnDemand && !o.id.key().contains('~'))
-        .collect()
-}
-
-fn dollars(micro: i64) -> Value {
-    serde_json::Number::from_f64(micro as f64 / 1_000_000.0).map_or(Value::Null, Value::Number)
-}
-
 async fn sizes(State(ctx): State<FakeContext>) -> Response {
     let mut by_size: BTreeMap<String, Vec<Offer>> = BTreeMap::new();
-    for o in offers(&ctx) {
+    for o in listed_on_demand(&ctx) {
         by_size.entry(o.instance_type.clone()).or_default().push(o);
     }
     let mut list = vec![json!({

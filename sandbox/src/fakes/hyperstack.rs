@@ -21,13 +21,13 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use providers::{
-    Instance, InstanceState, MicroUsd, Offer, OfferId, Pricing, ProviderError, ProvisionRequest,
-};
+use providers::{Instance, InstanceState, MicroUsd, OfferId, ProviderError, ProvisionRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{guarded, json, market_id, numeric_id, FakeAuth, FakeContext};
+use super::{
+    decimal_dollars, guarded, json, listed_on_demand, market_id, numeric_id, FakeAuth, FakeContext,
+};
 
 /// The header Hyperstack reads the key from.
 const API_KEY_HEADER: &str = "api_key";
@@ -72,22 +72,9 @@ fn error(status: StatusCode, reason: &str, message: &str) -> Response {
     )
 }
 
-/// The market's on-demand hyperstack offers (one per flavor and region).
-fn offers(ctx: &FakeContext) -> Vec<Offer> {
-    ctx.market
-        .offers(&ctx.provider)
-        .into_iter()
-        .filter(|o| o.pricing == Pricing::OnDemand && !o.id.key().contains('~'))
-        .collect()
-}
-
-fn dollars(p: MicroUsd) -> Value {
-    serde_json::from_str::<Value>(&p.to_string()).unwrap_or(Value::Null)
-}
-
 async fn flavors(State(ctx): State<FakeContext>) -> Response {
     let mut groups: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
-    for (n, o) in offers(&ctx).iter().enumerate() {
+    for (n, o) in listed_on_demand(&ctx).iter().enumerate() {
         groups
             .entry((o.gpu_model.clone(), o.region.clone()))
             .or_default()
@@ -121,7 +108,7 @@ async fn flavors(State(ctx): State<FakeContext>) -> Response {
 
 async fn pricebook(State(ctx): State<FakeContext>) -> Response {
     let mut per_gpu: BTreeMap<String, MicroUsd> = BTreeMap::new();
-    for o in offers(&ctx) {
+    for o in listed_on_demand(&ctx) {
         let entry = per_gpu
             .entry(o.gpu_model.clone())
             .or_insert(o.price_per_gpu_hour);
@@ -134,8 +121,8 @@ async fn pricebook(State(ctx): State<FakeContext>) -> Response {
             json!({
                 "id": n + 1,
                 "name": name,
-                "value": dollars(price),
-                "original_value": dollars(price),
+                "value": decimal_dollars(price),
+                "original_value": decimal_dollars(price),
                 "discount_applied": false,
                 "start_time": null,
                 "end_time": null,

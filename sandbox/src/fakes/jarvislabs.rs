@@ -19,13 +19,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use providers::{
-    Instance, InstanceState, MicroUsd, Offer, Pricing, ProviderError, ProvisionRequest,
-};
+use providers::{Instance, InstanceState, Offer, ProviderError, ProvisionRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{guarded, json, market_id, numeric_id, FakeAuth, FakeContext};
+use super::{
+    decimal_dollars, guarded, json, listed_on_demand, market_id, numeric_id, FakeAuth, FakeContext,
+};
 
 /// GPU counts a Jarvislabs VM may have.
 const COUNTS: [u32; 4] = [1, 2, 4, 8];
@@ -46,21 +46,9 @@ fn failure(status: StatusCode, message: &str) -> Response {
     json(status, json!({"success": false, "message": message}))
 }
 
-fn offers(ctx: &FakeContext) -> Vec<Offer> {
-    ctx.market
-        .offers(&ctx.provider)
-        .into_iter()
-        .filter(|o| o.pricing == Pricing::OnDemand && !o.id.key().contains('~'))
-        .collect()
-}
-
-fn dollars(p: MicroUsd) -> Value {
-    serde_json::from_str::<Value>(&p.to_string()).unwrap_or(Value::Null)
-}
-
 async fn server_meta(State(ctx): State<FakeContext>) -> Response {
     let mut groups: BTreeMap<(String, String), Vec<Offer>> = BTreeMap::new();
-    for o in offers(&ctx) {
+    for o in listed_on_demand(&ctx) {
         groups
             .entry((o.gpu_model.clone(), o.region.clone()))
             .or_default()
@@ -87,7 +75,7 @@ async fn server_meta(State(ctx): State<FakeContext>) -> Response {
                 "num_free_devices": max,
                 "effective_num_free_devices": max,
                 "spot_num_free_devices": 0,
-                "price_per_hour": dollars(one.price_per_hour),
+                "price_per_hour": decimal_dollars(one.price_per_hour),
                 "spot_price": null,
                 "vram": format!("{}", one.gpu_memory_gib.round()),
                 "cpus_per_gpu": one.vcpus,
@@ -173,7 +161,7 @@ async fn create(State(ctx): State<FakeContext>, body: Option<Json<CreateBody>>) 
     if b.is_spot {
         return failure(StatusCode::BAD_REQUEST, "No spot instances in the sandbox");
     }
-    let Some(offer) = offers(&ctx)
+    let Some(offer) = listed_on_demand(&ctx)
         .into_iter()
         .find(|o| o.gpu_model == b.gpu_type && o.region == b.region && o.gpu_count == b.num_gpus)
     else {

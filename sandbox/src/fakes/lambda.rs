@@ -16,13 +16,12 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use providers::{
-    Instance, InstanceId, InstanceState, MicroUsd, Offer, OfferId, Pricing, ProviderError,
-    ProvisionRequest,
+    Instance, InstanceId, InstanceState, MicroUsd, Offer, OfferId, ProviderError, ProvisionRequest,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{guarded, json, FakeAuth, FakeContext};
+use super::{guarded, json, listed_on_demand, FakeAuth, FakeContext};
 
 /// The fake's router; mount it at the root and point the adapter at `<url>/api/v1`.
 pub fn router(ctx: FakeContext) -> Router {
@@ -56,18 +55,9 @@ fn cents(p: MicroUsd) -> i64 {
     (p.0 + 5_000) / 10_000
 }
 
-/// The market's on-demand lambda offers, one per instance type and region.
-fn offers(ctx: &FakeContext) -> Vec<Offer> {
-    ctx.market
-        .offers(&ctx.provider)
-        .into_iter()
-        .filter(|o| o.pricing == Pricing::OnDemand && !o.id.key().contains('~'))
-        .collect()
-}
-
 async fn instance_types(State(ctx): State<FakeContext>) -> Response {
     let mut by_type: BTreeMap<String, Vec<Offer>> = BTreeMap::new();
-    for o in offers(&ctx) {
+    for o in listed_on_demand(&ctx) {
         by_type.entry(o.instance_type.clone()).or_default().push(o);
     }
     let mut data = serde_json::Map::new();

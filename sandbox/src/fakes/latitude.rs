@@ -17,13 +17,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use providers::{
-    ownership, Instance, InstanceId, InstanceState, Offer, OfferId, Pricing, ProviderError,
-    ProvisionRequest,
+    ownership, Instance, InstanceId, InstanceState, Offer, OfferId, ProviderError, ProvisionRequest,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{guarded, json, FakeAuth, FakeContext};
+use super::{dollars, guarded, json, listed_on_demand, FakeAuth, FakeContext};
 
 /// The fake's router; mount it at the root and point the adapter at the root.
 pub fn router(ctx: FakeContext) -> Router {
@@ -51,21 +50,9 @@ fn not_found() -> Response {
     )
 }
 
-fn dollars(micro: i64) -> Value {
-    serde_json::Number::from_f64(micro as f64 / 1_000_000.0).map_or(Value::Null, Value::Number)
-}
-
-fn offers(ctx: &FakeContext) -> Vec<Offer> {
-    ctx.market
-        .offers(&ctx.provider)
-        .into_iter()
-        .filter(|o| o.pricing == Pricing::OnDemand && !o.id.key().contains('~'))
-        .collect()
-}
-
 async fn plans(State(ctx): State<FakeContext>) -> Response {
     let mut by_plan: BTreeMap<String, Vec<Offer>> = BTreeMap::new();
-    for o in offers(&ctx) {
+    for o in listed_on_demand(&ctx) {
         by_plan.entry(o.instance_type.clone()).or_default().push(o);
     }
     let data: Vec<Value> = by_plan

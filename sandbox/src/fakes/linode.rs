@@ -18,12 +18,14 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use providers::{
-    ownership, Instance, InstanceState, Offer, OfferId, Pricing, ProviderError, ProvisionRequest,
+    ownership, Instance, InstanceState, Offer, OfferId, ProviderError, ProvisionRequest,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{guarded, json, market_id, numeric_id, FakeAuth, FakeContext};
+use super::{
+    dollars, guarded, json, listed_on_demand, market_id, numeric_id, FakeAuth, FakeContext,
+};
 
 /// The fake's router; mount it at the root and point the adapter at `<url>/v4`.
 pub fn router(ctx: FakeContext) -> Router {
@@ -44,10 +46,6 @@ fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "Not found")
 }
 
-fn dollars(micro: i64) -> Value {
-    serde_json::Number::from_f64(micro as f64 / 1_000_000.0).map_or(Value::Null, Value::Number)
-}
-
 fn page(data: Vec<Value>) -> Response {
     let n = data.len();
     json(
@@ -56,17 +54,9 @@ fn page(data: Vec<Value>) -> Response {
     )
 }
 
-fn offers(ctx: &FakeContext) -> Vec<Offer> {
-    ctx.market
-        .offers(&ctx.provider)
-        .into_iter()
-        .filter(|o| o.pricing == Pricing::OnDemand && !o.id.key().contains('~'))
-        .collect()
-}
-
 async fn types(State(ctx): State<FakeContext>) -> Response {
     let mut by_type: BTreeMap<String, Vec<Offer>> = BTreeMap::new();
-    for o in offers(&ctx) {
+    for o in listed_on_demand(&ctx) {
         by_type.entry(o.instance_type.clone()).or_default().push(o);
     }
     let data = by_type
@@ -99,7 +89,7 @@ async fn types(State(ctx): State<FakeContext>) -> Response {
 }
 
 async fn availability(State(ctx): State<FakeContext>) -> Response {
-    let data = offers(&ctx)
+    let data = listed_on_demand(&ctx)
         .iter()
         .map(|o| json!({"region": o.region, "plan": o.instance_type, "available": o.available > 0}))
         .collect();

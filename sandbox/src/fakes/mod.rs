@@ -226,7 +226,6 @@ impl Drop for FakeServer {
     }
 }
 
-/// A JSON response with a status.
 /// The integer id a vendor with numeric instance ids shows for a market instance
 /// (`i-<16 hex>` read as one number).
 pub(crate) fn numeric_id(id: &providers::InstanceId) -> Option<u64> {
@@ -255,6 +254,50 @@ pub(crate) fn market_id_from_uuid(uuid: &str) -> providers::InstanceId {
     providers::InstanceId(format!("i-{hex}"))
 }
 
+/// A JSON response with a status.
 pub(crate) fn json(status: StatusCode, value: serde_json::Value) -> Response {
     (status, axum::Json(value)).into_response()
+}
+
+/// The market's on-demand offers of the fake's provider as its API lists them: one per
+/// instance type and place (the market's duplicate seed rows, keys `…~n`, are left out).
+pub(crate) fn listed_on_demand(ctx: &FakeContext) -> Vec<providers::Offer> {
+    ctx.market
+        .offers(&ctx.provider)
+        .into_iter()
+        .filter(|o| o.pricing == providers::Pricing::OnDemand && !o.id.key().contains('~'))
+        .collect()
+}
+
+/// Micro-dollars as the JSON number of dollars the vendors' APIs send (`1.23`; a whole
+/// amount as a float, `2.0`).
+pub(crate) fn dollars(micro: i64) -> serde_json::Value {
+    serde_json::Number::from_f64(micro as f64 / 1_000_000.0)
+        .map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+/// A price as the JSON number its exact decimal text reads as: the same number as
+/// [`dollars`], but a whole amount is an integer (`2`).
+pub(crate) fn decimal_dollars(p: providers::MicroUsd) -> serde_json::Value {
+    serde_json::from_str(&p.to_string()).unwrap_or(serde_json::Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn both_dollar_forms_are_the_same_amount_and_differ_only_in_writing_whole_dollars() {
+        for micro in [1, 10_000, 1_234_567, 2_990_000, 98_765_432_100] {
+            assert_eq!(
+                dollars(micro),
+                decimal_dollars(providers::MicroUsd(micro)),
+                "{micro} micro-dollars"
+            );
+        }
+
+        assert_eq!(dollars(2_000_000), json!(2.0));
+        assert_eq!(decimal_dollars(providers::MicroUsd(2_000_000)), json!(2));
+    }
 }

@@ -20,12 +20,12 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use providers::{
-    ownership, Instance, InstanceId, InstanceState, Offer, Pricing, ProviderError, ProvisionRequest,
+    ownership, Instance, InstanceId, InstanceState, Offer, ProviderError, ProvisionRequest,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{guarded, json, FakeAuth, FakeContext};
+use super::{guarded, json, listed_on_demand, FakeAuth, FakeContext};
 
 /// USD per EUR the fake prices at (the adapter's default setting).
 pub const USD_PER_EUR: f64 = 1.08;
@@ -46,12 +46,9 @@ fn error(status: StatusCode, message: &str) -> Response {
 
 /// The market's on-demand seeweb offers that have a location.
 fn offers(ctx: &FakeContext) -> Vec<Offer> {
-    ctx.market
-        .offers(&ctx.provider)
+    listed_on_demand(ctx)
         .into_iter()
-        .filter(|o| {
-            o.pricing == Pricing::OnDemand && !o.id.key().contains('~') && !o.region.is_empty()
-        })
+        .filter(|o| !o.region.is_empty())
         .collect()
 }
 

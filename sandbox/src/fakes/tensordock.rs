@@ -25,7 +25,7 @@ use providers::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{guarded, json, FakeAuth, FakeContext};
+use super::{dollars, guarded, json, FakeAuth, FakeContext};
 
 /// The fake's router; mount it at the root and point the adapter at `<url>/api/v2`.
 pub fn router(ctx: FakeContext) -> Router {
@@ -59,10 +59,6 @@ fn offers(ctx: &FakeContext) -> Vec<Offer> {
         .into_iter()
         .filter(|o| o.pricing == Pricing::OnDemand && o.gpu_count == 1)
         .collect()
-}
-
-fn dollars(micro: i64) -> Value {
-    serde_json::Number::from_f64(micro as f64 / 1_000_000.0).map_or(Value::Null, Value::Number)
 }
 
 /// The recorded sample's resource rates (USD per unit-hour).

@@ -26,7 +26,7 @@ use providers::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{guarded, json, FakeAuth, FakeContext};
+use super::{dollars, guarded, json, FakeAuth, FakeContext};
 
 /// The fake's router; mount it at the root and point the adapter at `<url>/v2`.
 pub fn router(ctx: FakeContext) -> Router {
@@ -51,10 +51,6 @@ fn not_found() -> Response {
 
 fn is_metal(instance_type: &str) -> bool {
     instance_type.starts_with("vbm-")
-}
-
-fn dollars(micro: i64) -> Value {
-    serde_json::Number::from_f64(micro as f64 / 1_000_000.0).map_or(Value::Null, Value::Number)
 }
 
 fn meta(total: usize) -> Value {
