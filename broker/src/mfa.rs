@@ -37,7 +37,8 @@ pub fn code_at(secret: &[u8], unix_secs: u64) -> Result<String> {
     Ok(totp(secret, 6)?.generate(unix_secs))
 }
 
-fn ct_eq(a: &str, b: &str) -> bool {
+/// Compares two short secrets (codes, OAuth states) in time independent of where they differ.
+pub fn ct_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

@@ -12,7 +12,7 @@ async function signedIn(tokens, next) {
 
 /** The hosted UI sent the browser back with `code` and `state` (or `error`): trade them for
  * the session through the API, which checks the state against this browser's cookie. */
-async function finishOAuth(page) {
+async function finishOAuth() {
   const q = new URLSearchParams(location.search);
   const status = document.getElementById('oauth-status');
   const error = document.getElementById('auth-error');
@@ -39,13 +39,11 @@ async function finishOAuth(page) {
   } catch (e) {
     failed('The sign-in was not completed. Start again from the log-in page.', e);
   }
-  page.dataset.done = '1';
 }
 
 document.addEventListener('DOMContentLoaded', () => {
-  const callback = document.querySelector('[data-page=oauth-callback]');
-  if (callback) {
-    finishOAuth(callback);
+  if (document.querySelector('[data-page=oauth-callback]')) {
+    finishOAuth();
     return;
   }
   const form = document.getElementById('login-form') || document.getElementById('register-form');

@@ -108,15 +108,6 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-/// Same-time comparison of two short strings (the state).
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 impl HostedUi {
     /// `domain` may be given with or without `https://`.
     pub fn new(domain: &str, client_id: &str, base_url: &str, providers: Vec<String>) -> Self {
@@ -205,7 +196,7 @@ impl HostedUi {
             .ok_or(ApiError::OAuthState(
                 "no sign-in was started from this browser, or it took longer than 10 minutes; start again",
             ))?;
-        if !same(&p.state, state) {
+        if !broker::mfa::ct_eq(&p.state, state) {
             return Err(ApiError::OAuthState(
                 "the sign-in does not match the one this browser started; start again",
             ));
